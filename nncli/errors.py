@@ -1,0 +1,21 @@
+"""Domain errors, raised where a problem is found and rendered once, in the CLI."""
+
+
+class NncliError(Exception):
+    """Base of every error nncli reports to the user as a message (exit code 2)."""
+
+
+class ConfigError(NncliError):
+    """The YAML config, or a --set override, is invalid."""
+
+
+class DataError(NncliError):
+    """A CSV file cannot be used as asked."""
+
+
+class ModelFileError(NncliError):
+    """A model file is missing, damaged or not an nncli model."""
+
+
+class UsageError(NncliError):
+    """A command-line option is invalid (e.g. an output path that cannot be written)."""

@@ -1,0 +1,138 @@
+"""The model file: one .npz holding the weights, the preprocessing and a JSON ``meta``.
+
+Arrays: W1..WL of shape (n[l-1], n[l]), b1..bL of shape (n[l],), x_mean and x_std over
+the encoded features, y_mean and y_std for mse models, and ``meta``: a 0-d string
+array with one JSON object (format, version, features, columns, target, task,
+classes, layers, loss, config, metrics). Read with ``allow_pickle=False`` only.
+"""
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from nncli.errors import ModelFileError
+from nncli.fileio import atomic_write
+from nncli.network import Network
+
+FORMAT, VERSION = "nncli-model", 1
+META_KEYS = ("format", "version", "features", "columns", "target", "task", "classes",
+             "layers", "loss", "config", "metrics")
+
+
+@dataclass
+class Model:
+    """A trained network with everything needed to encode inputs and decode outputs."""
+
+    network: Network
+    meta: dict
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_mean: np.ndarray | None = None
+    y_std: np.ndarray | None = None
+
+
+def save_model(path, model):
+    """Write ``model`` to ``path`` atomically (temporary file, then rename)."""
+    arrays = {}
+    for l, (W, b) in enumerate(zip(model.network.W, model.network.b), start=1):
+        arrays[f"W{l}"], arrays[f"b{l}"] = W, b
+    arrays["x_mean"], arrays["x_std"] = model.x_mean, model.x_std
+    if model.meta["task"] == "regression":
+        arrays["y_mean"], arrays["y_std"] = model.y_mean, model.y_std
+    meta = {"format": FORMAT, "version": VERSION, **model.meta}
+    arrays["meta"] = np.array(json.dumps(meta))
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+
+
+def load_model(path):
+    """Read and check a model file; ModelFileError says what is wrong with it."""
+    where = str(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {where} does not exist") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"model file {where} is a directory, not an .npz file") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read model file {where}: {exc.strerror}") from None
+    arrays = _read_npz(raw, where)
+    meta = _read_meta(arrays, where)
+    return _build(arrays, meta, where)
+
+
+def _read_npz(raw, where):
+    if not raw.startswith(b"PK"):
+        raise ModelFileError(f"{where} is not an nncli model file (not an .npz archive)")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise ModelFileError(f"{where} holds object arrays, which nncli refuses to load "
+                                 "(they could run code); it is not an nncli model") from None
+        raise ModelFileError(f"{where} is damaged or not an nncli model: {exc}") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
+        raise ModelFileError(f"{where} is truncated or damaged ({exc}); train the model again") from None
+
+
+def _read_meta(arrays, where):
+    if "meta" not in arrays:
+        raise ModelFileError(f"{where} is not an nncli model file (no 'meta' entry)")
+    meta_arr = arrays["meta"]
+    if meta_arr.shape != () or meta_arr.dtype.kind != "U":
+        raise ModelFileError(f"{where}: 'meta' must be a 0-d string array")
+    try:
+        meta = json.loads(str(meta_arr))
+    except json.JSONDecodeError:
+        raise ModelFileError(f"{where}: 'meta' is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"{where} is not an nncli model file (meta.format is not {FORMAT!r})")
+    if meta.get("version") != VERSION:
+        raise ModelFileError(f"{where} has model format version {meta.get('version')!r}; this nncli reads "
+                             f"version {VERSION}; retrain the model or use a matching nncli")
+    missing = [k for k in META_KEYS if k not in meta]
+    if missing:
+        raise ModelFileError(f"{where}: meta lacks {', '.join(missing)}")
+    return meta
+
+
+def _build(arrays, meta, where):
+    """Rebuild the network and check every array against the metadata."""
+    try:
+        layers, n_in = meta["layers"], len(meta["features"])
+        net = Network(n_in, layers, dtype=arrays["W1"].dtype if "W1" in arrays else np.float32)
+    except Exception as exc:  # any malformed layer list is a bad file, whatever the error
+        raise ModelFileError(f"{where}: meta.layers is invalid ({exc})") from None
+    for l in range(1, len(layers) + 1):
+        for name, shape in ((f"W{l}", net.W[l - 1].shape), (f"b{l}", net.b[l - 1].shape)):
+            arr = _array(arrays, name, shape, where)
+            (net.W if name[0] == "W" else net.b)[l - 1] = arr.astype(net.dtype, copy=False)
+    extra = {f"W{len(layers) + 1}", f"b{len(layers) + 1}"} & set(arrays)
+    if extra:
+        raise ModelFileError(f"{where}: holds more weight arrays than meta.layers describes")
+    model = Model(net, meta, _array(arrays, "x_mean", (n_in,), where), _array(arrays, "x_std", (n_in,), where))
+    if meta["task"] == "regression":
+        n_out = net.sizes[-1]
+        model.y_mean = _array(arrays, "y_mean", (n_out,), where)
+        model.y_std = _array(arrays, "y_std", (n_out,), where)
+    elif len(meta["classes"]) != max(net.sizes[-1], 2) or (meta["task"] == "binary") != (net.sizes[-1] == 1):
+        raise ModelFileError(f"{where}: {len(meta['classes'])} classes do not fit an output layer "
+                             f"of {net.sizes[-1]} unit(s)")
+    return model
+
+
+def _array(arrays, name, shape, where):
+    if name not in arrays:
+        raise ModelFileError(f"{where}: array {name!r} is missing")
+    arr = arrays[name]
+    if arr.shape != shape or arr.dtype.kind != "f":
+        raise ModelFileError(f"{where}: array {name!r} has shape {arr.shape} and dtype {arr.dtype}; "
+                             f"meta says shape {shape} of floats")
+    if not np.isfinite(arr).all():
+        raise ModelFileError(f"{where}: array {name!r} holds non-finite values")
+    return arr

@@ -1,0 +1,178 @@
+"""The training loop: mini-batch gradient descent that reports through callbacks.
+
+The loop never prints. After each epoch it calls ``on_epoch_end(epoch, logs)`` on
+every callback (Keras style), with ``logs`` a plain dict:
+    {"train_loss": float, "val_loss": float | None, "val_<metric>": float, ..., "seconds": float}
+Callbacks may stop training through ``trainer.stop(status)``; the loop checks after
+every batch, so a stop (e.g. Ctrl-C) takes effect at the end of the current batch.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class Callback:
+    """Base class of training callbacks; every hook is a no-op by default."""
+
+    trainer = None
+
+    def set_trainer(self, trainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, logs):
+        """logs: {"epochs", "n_train", "n_val", "task"}."""
+
+    def on_epoch_end(self, epoch, logs):
+        """epoch is 1-based; logs as described in the module docstring."""
+
+    def on_batch_end(self, step, logs):
+        """step counts updates from 1; logs: {"loss": batch loss, "learning_rate"}."""
+
+    def on_train_end(self, logs):
+        """logs: {"status", "epochs_run"}."""
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Keeps a copy of the best weights and puts them back into the network when
+    training ends (however it ends), so the saved model is the best one seen.
+    """
+
+    def __init__(self, patience, min_delta=0.0, monitor="val_loss"):
+        self.patience, self.min_delta, self.monitor = patience, min_delta, monitor
+        self.best, self.best_epoch, self.best_weights, self.wait = np.inf, None, None, 0
+
+    def on_epoch_end(self, epoch, logs):
+        value = logs.get(self.monitor)
+        if value is None or not np.isfinite(value):
+            return
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            self.best_weights = self.trainer.network.get_weights()
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.trainer.stop("early_stopped")
+
+    def on_train_end(self, logs):
+        if self.best_weights is not None and logs["status"] != "diverged":
+            self.trainer.network.set_weights(self.best_weights)
+
+
+@dataclass
+class TrainResult:
+    """What ``Trainer.fit`` returns: how it ended and the per-epoch logs."""
+
+    status: str  # completed | early_stopped | diverged | interrupted
+    epochs_run: int
+    history: list = field(default_factory=list)
+    diverged_epoch: int | None = None
+
+
+class Trainer:
+    """Trains ``network`` on (X, Y) by mini-batch gradient descent.
+
+    Parameters
+    ----------
+    network : nncli.network.Network
+    loss : nncli.losses.Loss
+    optimizer : an optimizer from nncli.optimizers
+    epochs : int
+    batch_size : int or None
+        None (or >= m) means full-batch gradient descent: one update per epoch, no shuffle.
+    rng : numpy.random.Generator
+        Shuffles the examples every epoch.
+    callbacks : list of Callback-like objects
+    metric_fn : callable (Y, A) -> dict, optional
+        Validation metrics, reported as ``val_<name>`` in the epoch logs.
+    task : str
+        Passed on to callbacks in ``on_train_begin``.
+    """
+
+    def __init__(self, network, loss, optimizer, *, epochs, batch_size, rng,
+                 callbacks=(), metric_fn=None, task="regression"):
+        self.network, self.loss, self.optimizer = network, loss, optimizer
+        self.epochs, self.batch_size, self.rng = epochs, batch_size, rng
+        self.callbacks, self.metric_fn, self.task = list(callbacks), metric_fn, task
+        self.stop_training, self.status = False, "completed"
+        self.steps = 0  # parameter updates made so far
+
+    def stop(self, status):
+        """Ask the loop to stop after the current batch, ending with ``status``."""
+        self.stop_training, self.status = True, status
+
+    def evaluate(self, X, Y):
+        """Loss and metrics of the current weights on (X, Y) (a forward pass only)."""
+        Zs, As = self.network.forward(X)
+        logs = {"loss": self.loss.value(Y, As[-1], Zs[-1])}
+        if self.metric_fn is not None:
+            logs.update(self.metric_fn(Y, As[-1]))
+        return logs
+
+    def fit(self, X, Y, X_val=None, Y_val=None):
+        """Train for ``epochs`` epochs, or until a callback or a divergence stops it.
+
+        X : ndarray of shape (m, n[0]); Y : ndarray of shape (m, n[L]); likewise the
+        optional validation arrays. Returns a TrainResult.
+        """
+        for cb in self.callbacks:
+            if hasattr(cb, "set_trainer"):
+                cb.set_trainer(self)
+        has_val = X_val is not None and len(X_val) > 0
+        begin = {"epochs": self.epochs, "n_train": len(X), "n_val": len(X_val) if has_val else 0,
+                 "task": self.task}
+        for cb in self.callbacks:
+            cb.on_train_begin(begin)
+        result = TrainResult("completed", 0)
+        # Overflow in a diverging run is reported as divergence, not as numpy warnings.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(1, self.epochs + 1):
+                start = time.perf_counter()
+                train_loss = self._run_epoch(X, Y)
+                if not np.isfinite(train_loss):
+                    self.status, result.diverged_epoch = "diverged", epoch
+                    break
+                if self.stop_training and self.status == "interrupted":
+                    break  # a partial epoch: no epoch-end report
+                logs = {"train_loss": train_loss, "val_loss": None}
+                if has_val:
+                    val = self.evaluate(X_val, Y_val)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                logs["seconds"] = time.perf_counter() - start
+                result.history.append(logs)
+                result.epochs_run = epoch
+                for cb in self.callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        result.status = self.status
+        for cb in self.callbacks:
+            cb.on_train_end({"status": result.status, "epochs_run": result.epochs_run})
+        return result
+
+    def _run_epoch(self, X, Y):
+        """One pass over the shuffled examples; returns the mean of the batch losses."""
+        m = len(X)
+        batch = m if self.batch_size is None else min(self.batch_size, m)
+        if batch < m:
+            order = self.rng.permutation(m)
+            X, Y = X[order], Y[order]
+        net, loss, total = self.network, self.loss, 0.0
+        for start in range(0, m, batch):
+            Xb, Yb = X[start:start + batch], Y[start:start + batch]
+            Zs, As = net.forward(Xb)
+            batch_loss = loss.value(Yb, As[-1], Zs[-1])
+            if not np.isfinite(batch_loss):
+                return batch_loss
+            self.optimizer.update(net.params(), net.backward(Xb, Yb, Zs, As, loss))
+            total += batch_loss * len(Xb)
+            self.steps += 1
+            for cb in self.callbacks:
+                cb.on_batch_end(self.steps, {"loss": batch_loss,
+                                             "learning_rate": self.optimizer.learning_rate})
+            if self.stop_training:
+                break
+        return total / m
