@@ -141,9 +141,8 @@ class Trainer:
 
     def _fit(self, X, Y, X_val, Y_val, batch):
         self._workspace = Workspace(self.network, batch)
-        if batch < len(X):  # shuffled batches are gathered into these
-            self._X_batch = np.empty((batch,) + X.shape[1:], X.dtype)
-            self._Y_batch = np.empty((batch,) + Y.shape[1:], Y.dtype)
+        if batch < len(X):  # each epoch's shuffled copy of the data goes here
+            self._X_shuffled, self._Y_shuffled = np.empty_like(X), np.empty_like(Y)
         for cb in self.callbacks:
             if hasattr(cb, "set_trainer"):
                 cb.set_trainer(self)
@@ -194,17 +193,15 @@ class Trainer:
     def _run_epoch(self, X, Y, batch):
         """One pass over the shuffled examples; returns the mean of the batch losses."""
         m = len(X)
-        order = self.rng.permutation(m) if batch < m else None
+        if batch < m:
+            # Shuffle into buffers kept across epochs: no fresh memory to fault in.
+            # (mode="clip": the indices are valid, and "raise" would buffer the output.)
+            order = self.rng.permutation(m)
+            X = np.take(X, order, axis=0, out=self._X_shuffled, mode="clip")
+            Y = np.take(Y, order, axis=0, out=self._Y_shuffled, mode="clip")
         net, loss, workspace, total = self.network, self.loss, self._workspace, 0.0
         for start in range(0, m, batch):
-            if order is None:
-                Xb, Yb = X[start:start + batch], Y[start:start + batch]
-            else:
-                # Gathering each batch into a reused buffer reads the data once per epoch
-                # instead of copying the whole shuffled set first.
-                rows = order[start:start + batch]
-                Xb = np.take(X, rows, axis=0, out=self._X_batch[:len(rows)], mode="clip")
-                Yb = np.take(Y, rows, axis=0, out=self._Y_batch[:len(rows)], mode="clip")
+            Xb, Yb = X[start:start + batch], Y[start:start + batch]
             Zs, As = net.forward(Xb, workspace)
             batch_loss = loss.value(Yb, As[-1], Zs[-1])
             if not math.isfinite(batch_loss):
