@@ -401,6 +401,32 @@ def threads_sweep(w, rounds, log):
     return result
 
 
+def compare_revisions(w, revision, rounds, log):
+    """nncli at ``revision`` against the working tree's, alternating, each in its own process."""
+    import subprocess
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    times = {revision: [], "working tree": []}
+    with tempfile.TemporaryDirectory() as old:
+        archive = subprocess.run(["git", "-C", root, "archive", revision, "nncli"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+        trees = {revision: old, "working tree": root}
+        for r in range(rounds):
+            for label in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+                env = dict(os.environ, PYTHONPATH=trees[label])
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", w.name],
+                                     env=env, check=True, capture_output=True, text=True).stdout
+                seconds, loss = json.loads(out.splitlines()[-1])
+                times[label].append(median(seconds))
+                log(f"  {w.name:<11} round {r + 1} {label:<12} {median(seconds) * 1e3:9.2f} ms/epoch  loss {loss:.5f}")
+    before, after = times[revision], times["working tree"]
+    return {"before": median(before), "after": median(after),
+            "ratio": median([a / b for a, b in zip(after, before)]),
+            "best_before": min(before), "best_after": min(after)}
+
+
 def blas_description():
     infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     return ", ".join(f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, "
@@ -431,8 +457,16 @@ def main(argv=None):
                         help="Run only this contender (repeatable). Default: all.")
     parser.add_argument("--threads-sweep", action="store_true",
                         help="Time nncli with 1 and with all BLAS threads instead.")
+    parser.add_argument("--compare", metavar="REVISION",
+                        help="Time nncli at this git revision against the working tree instead.")
     parser.add_argument("--json", type=str, help="Also write the results to this JSON file.")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # one nncli run, for --compare
     args = parser.parse_args(argv)
+    if args.worker:
+        w = WORKLOADS[args.worker]
+        X, Y, labels = make_data(w)
+        print(json.dumps(run_nncli(w, X, Y, labels, initial_weights(w))))
+        return
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
@@ -444,6 +478,15 @@ def main(argv=None):
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         if var in os.environ:
             log(f"  {var}={os.environ[var]}")
+    if args.compare:
+        print(f"\n| workload | nncli {args.compare} ms/epoch | working tree ms/epoch | after / before "
+              "| best of rounds: before, after |")
+        print("|---|---:|---:|---:|---|")
+        for name in names:
+            c = compare_revisions(WORKLOADS[name], args.compare, args.rounds, log)
+            print(f"| {name} | {c['before'] * 1e3:.2f} | {c['after'] * 1e3:.2f} | {c['ratio']:.2f}x "
+                  f"| {c['best_before'] * 1e3:.2f}, {c['best_after'] * 1e3:.2f} |", flush=True)
+        return
     if args.threads_sweep:
         sweep = {n: threads_sweep(WORKLOADS[n], args.rounds, log) for n in names}
         if args.json:
