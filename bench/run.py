@@ -158,15 +158,11 @@ class EpochClock:
         return list(np.diff(self.marks))
 
 
-def run_nncli(w, X, Y, labels, weights, blas_threads=None):
-    """Train through ``pipeline.build_trainer``, as ``nncli train`` does; (epoch seconds, final loss)."""
-    from rich.console import Console
-
+def build_nncli_trainer(w, X, Y, labels, callbacks):
+    """A Trainer from ``pipeline.build_trainer``, exactly as ``nncli train`` assembles it."""
     from nncli import pipeline
     from nncli.config import Config
     from nncli.data import Dataset
-    from nncli.display import TrainingDisplay
-    from nncli.training import Callback
 
     config = Config.model_validate({
         "data": {"path": f"{w.name}.csv", "target": "y"},
@@ -181,6 +177,16 @@ def run_nncli(w, X, Y, labels, weights, blas_threads=None):
                  features=[f"x{i}" for i in range(w.features)], columns=[], target="y",
                  task=w.task, classes=classes, x_mean=np.zeros(w.features), x_std=np.ones(w.features),
                  y_mean=np.zeros(1), y_std=np.ones(1))
+    return pipeline.build_trainer(config, ds, callbacks)
+
+
+def run_nncli(w, X, Y, labels, weights, blas_threads=None):
+    """Train through ``pipeline.build_trainer``, as ``nncli train`` does; (epoch seconds, final loss)."""
+    from rich.console import Console
+
+    from nncli.display import TrainingDisplay
+    from nncli.training import Callback
+
     clock = EpochClock()
 
     class Ticks(Callback):
@@ -192,11 +198,11 @@ def run_nncli(w, X, Y, labels, weights, blas_threads=None):
 
     # The display as `nncli train` shows it when stderr is not a terminal.
     display = TrainingDisplay(Console(file=io.StringIO(), width=100), mode="plain", title=w.name)
-    trainer = pipeline.build_trainer(config, ds, [display, Ticks()])
+    trainer = build_nncli_trainer(w, X, Y, labels, [display, Ticks()])
     trainer.network.set_weights(weights)
     if blas_threads is not None:
         trainer.blas_threads = blas_threads
-    result = trainer.fit(ds.X_train, ds.Y_train, ds.X_val, ds.Y_val)
+    result = trainer.fit(X, Y)
     assert result.status == "completed", result.status
     return clock.epoch_seconds(), result.history[-1]["train_loss"]
 

@@ -7,8 +7,11 @@ layer l at index l - 1.
 
 ``forward`` and ``backward`` allocate their results, unless given a ``Workspace``:
 then they write into its preallocated arrays, as the training loop does batch
-after batch.
+after batch. The parameters live in one vector, of which W[l] and b[l] are views,
+so that an optimizer can update them all in one vectorised step.
 """
+
+import math
 
 import numpy as np
 
@@ -40,8 +43,10 @@ class Network:
             )
             for layer in layers
         ]
-        self.W = [np.zeros((n_in, n_out), self.dtype) for n_in, n_out in zip(self.sizes, self.sizes[1:])]
-        self.b = [np.zeros(n_out, self.dtype) for n_out in self.sizes[1:]]
+        shapes = parameter_shapes(self.sizes)
+        self._vector = np.zeros(sum(math.prod(shape) for shape in shapes), self.dtype)
+        self._views = split_vector(self._vector, shapes)
+        self.W, self.b = self._views[0::2], self._views[1::2]
         self._ones_cache = np.ones(0, self.dtype)
 
     @property
@@ -63,13 +68,27 @@ class Network:
         """
         for l, g in enumerate(self.activations):
             draw = get_initializer(init or default_init(g.name))
-            self.W[l] = draw(rng, self.sizes[l], self.sizes[l + 1], self.dtype)
-            self.b[l] = np.zeros(self.sizes[l + 1], self.dtype)
+            self.W[l][...] = draw(rng, self.sizes[l], self.sizes[l + 1], self.dtype)
+            self.b[l][...] = 0
         return self
 
     def params(self):
         """The parameter arrays [W1, b1, ..., WL, bL] (the arrays themselves, not copies)."""
         return [P for Wb in zip(self.W, self.b) for P in Wb]
+
+    def parameter_vector(self):
+        """Every parameter in one vector, of which the arrays of ``params()`` are views.
+
+        An optimizer given ``[parameter_vector()]`` (and the gradients likewise) updates
+        all parameters in one vectorised step. W or b arrays that were replaced rather
+        than written into are first copied into a new vector and become views of it.
+        """
+        params = self.params()
+        if len(params) != len(self._views) or any(P is not V for P, V in zip(params, self._views)):
+            self._vector = np.concatenate([np.asarray(P, self.dtype).ravel() for P in params])
+            self._views = split_vector(self._vector, [P.shape for P in params])
+            self.W[:], self.b[:] = self._views[0::2], self._views[1::2]
+        return self._vector
 
     def get_weights(self):
         """A copy of every parameter array, in the order of ``params()``."""
@@ -155,6 +174,21 @@ class Network:
         check_pairing(loss, self.activations[-1].name, self.sizes[-1])
 
 
+def parameter_shapes(sizes):
+    """Shapes of [W1, b1, ..., WL, bL] for layer sizes [n0, n1, ..., nL]."""
+    return [shape for n_in, n_out in zip(sizes, sizes[1:]) for shape in ((n_in, n_out), (n_out,))]
+
+
+def split_vector(vector, shapes):
+    """Views of consecutive pieces of the 1-d ``vector``, one of each shape."""
+    views, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        views.append(vector[start:start + size].reshape(shape))
+        start += size
+    return views
+
+
 def matmul(A, B, out=None):
     """A @ B, into ``out`` if given.
 
@@ -188,7 +222,11 @@ class Workspace:
         self.A = [np.empty((rows, n), network.dtype) for n in units]
         # dA of a layer, turned into its dZ in place by the activation's backward.
         self.dZ = [np.empty((rows, n), network.dtype) for n in units]
-        self.grads = [np.empty_like(P) for P in network.params()]
+        # backward writes [dW1, db1, ...] into views of one vector laid out as the
+        # network's parameter_vector(), for an optimizer to take whole.
+        shapes = [P.shape for P in network.params()]
+        self.gradient_vector = np.empty(sum(math.prod(shape) for shape in shapes), network.dtype)
+        self.grads = split_vector(self.gradient_vector, shapes)
         self._views = {}
 
     def batch(self, m):

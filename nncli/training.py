@@ -209,7 +209,9 @@ class Trainer:
         m = len(X)
         order = self.rng.permutation(m) if batch < m else None
         net, loss, workspace, total = self.network, self.loss, self._workspace, 0.0
-        params = net.params()
+        # One vector each for the parameters and the gradients (backward fills the
+        # workspace's): the optimizer updates everything in one vectorised step.
+        params, grads = [net.parameter_vector()], [workspace.gradient_vector]
         for start in range(0, m, batch):
             if order is None:
                 Xb, Yb = X[start:start + batch], Y[start:start + batch]
@@ -219,7 +221,8 @@ class Trainer:
             batch_loss = loss.value(Yb, As[-1], Zs[-1])
             if not math.isfinite(batch_loss):
                 return batch_loss
-            self.optimizer.update(params, net.backward(Xb, Yb, Zs, As, loss, workspace))
+            net.backward(Xb, Yb, Zs, As, loss, workspace)
+            self.optimizer.update(params, grads)
             total += batch_loss * len(Xb)
             self.steps += 1
             for cb in self.callbacks:

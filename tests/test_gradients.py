@@ -179,6 +179,30 @@ def test_training_is_reproducible_bit_for_bit_in_float32():
         np.testing.assert_array_equal(a, b)
 
 
+def test_parameters_are_views_of_one_vector_even_after_replacement():
+    net, loss, X, Y = make_problem("mse", "relu")
+    vector = net.parameter_vector()
+    net.W[0][0, 0] = 42.0
+    assert 42.0 in vector
+    replaced = np.full_like(net.W[1], 0.5)
+    net.W[1] = replaced  # as a model file loader may do
+    vector = net.parameter_vector()
+    np.testing.assert_array_equal(net.W[1], replaced)
+    assert net.W[0][0, 0] == 42.0 and 42.0 in vector and np.shares_memory(net.W[1], vector)
+    vector[:] = 0
+    assert not any(P.any() for P in net.params())
+
+
+def test_trainer_trains_a_network_whose_arrays_were_replaced():
+    net, loss, X, Y = make_problem("mse", "relu", m=12)
+    ref, *_ = make_problem("mse", "relu", m=12)
+    net.W[0] = net.W[0].copy()
+    for n in (net, ref):
+        Trainer(n, loss, get_optimizer("sgd", 0.05), epochs=2, batch_size=4, rng=np.random.default_rng(1)).fit(X, Y)
+    for a, b in zip(net.params(), ref.params()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_blas_threads_follow_the_size_of_the_products():
     assert blas_threads_for([8, 16, 1], 32, cores=2) == 1
     assert blas_threads_for([784, 512, 256, 10], 128, cores=2) == 2
