@@ -53,16 +53,14 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def forward(self, Z, out=None):
-        # E = exp(-|Z|) never overflows; then sigmoid = 1 / (1 + E) where Z >= 0
-        # and E / (1 + E) where Z < 0, each exact to rounding.
-        E = np.abs(Z, out=out)
-        np.negative(E, out=E)
-        np.exp(E, out=E)
-        denominator = E + 1.0
-        negative = Z < 0
-        np.divide(E, denominator, out=E, where=negative)
-        np.divide(1.0, denominator, out=E, where=~negative)
-        return E
+        # 1 / (1 + exp(-Z)) is exact to rounding for every Z: where exp(-Z) overflows
+        # (Z below about -88 in float32) the answer 1 / (1 + inf) = 0 is the rounded
+        # sigmoid, so only the overflow warning needs silencing.
+        with np.errstate(over="ignore"):
+            A = np.negative(Z, out=out)
+            np.exp(A, out=A)
+        A += 1.0
+        return np.divide(1.0, A, out=A)
 
     def backward(self, dA, Z, A, out=None):
         # g'(Z) = A (1 - A), written with the output as scikit-learn does.
@@ -88,11 +86,14 @@ class ReLU(Activation):
     name = "relu"
 
     def __init__(self):
-        self._zeros = np.zeros(0)
+        self._zeros = {}
 
     def forward(self, Z, out=None):
+        if out is None:
+            return np.maximum(Z, 0)
         # numpy's maximum against the scalar 0 takes a slow loop (3-4x slower here)
-        # than against an array of zeros, so keep one of those.
+        # than against an array of zeros, so the training loop (which passes ``out``,
+        # batch after batch of the same shape) gets one of those.
         return np.maximum(Z, self._zeros_like(Z), out=out)
 
     def backward(self, dA, Z, A, out=None):
@@ -100,9 +101,12 @@ class ReLU(Activation):
         return np.multiply(dA, Z > 0, out=out)
 
     def _zeros_like(self, Z):
-        if self._zeros.size < Z.size or self._zeros.dtype != Z.dtype:
-            self._zeros = np.zeros(Z.size, Z.dtype)
-        return self._zeros[:Z.size].reshape(Z.shape)
+        zeros = self._zeros.get((Z.shape, Z.dtype))
+        if zeros is None:
+            if len(self._zeros) > 8:  # shapes of a few batch sizes at most; forget the rest
+                self._zeros.clear()
+            zeros = self._zeros[Z.shape, Z.dtype] = np.zeros(Z.shape, Z.dtype)
+        return zeros
 
 
 class LeakyReLU(Activation):

@@ -52,9 +52,14 @@ class BinaryCrossEntropy(Loss):
 
     def value(self, Y, A, Z):
         # -log sigmoid(z) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), so
-        # the loss is softplus(z) - y z, computed as max(z, 0) + log1p(exp(-|z|)) - y z.
-        losses = np.maximum(Z, 0) - Y * Z + np.log1p(np.exp(-np.abs(Z)))
-        return float(losses.sum()) / Y.shape[0]
+        # the loss is softplus(z) - y z = max(z, 0) + log1p(exp(-|z|)) - y z. With
+        # a = sigmoid(z), log1p(exp(-|z|)) = -log(max(a, 1 - a)), and max(a, 1 - a) >= 1/2:
+        # finite for any z, and one log instead of an exp and a log1p.
+        near = np.subtract(1.0, A, dtype=A.dtype)
+        np.maximum(near, A, out=near)
+        np.log(near, out=near)
+        total = np.maximum(Z, 0).sum() - np.vdot(Y, Z) - near.sum()
+        return float(total) / Y.shape[0]
 
     def output_delta(self, Y, A, Z, activation, out=None):
         # Sigmoid and cross-entropy cancel: dZ = (A - Y) / m.
@@ -70,9 +75,14 @@ class CrossEntropy(Loss):
     activation = "softmax"
 
     def value(self, Y, A, Z):
-        # log softmax(z) = z - max(z) - log sum exp(z - max(z)): finite for any z.
-        shifted = Z - Z.max(axis=1, keepdims=True)
-        log_A = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        if A.min() >= np.finfo(A.dtype).tiny:
+            # Every probability is a normal number: log A is exact to rounding.
+            log_A = np.log(A)
+        else:
+            # Some underflowed: log softmax(z) = z - max(z) - log sum exp(z - max(z))
+            # stays finite for any z.
+            shifted = Z - Z.max(axis=1, keepdims=True)
+            log_A = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         return -float(np.vdot(Y, log_A)) / Y.shape[0]
 
     def output_delta(self, Y, A, Z, activation, out=None):
