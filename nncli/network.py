@@ -165,9 +165,9 @@ class Network:
 
     def _ones(self, m):
         """A vector of m ones in the network's dtype (kept between calls)."""
-        if self._ones_cache.size < m:
+        if self._ones_cache.size != m:
             self._ones_cache = np.ones(m, self.dtype)
-        return self._ones_cache[:m]
+        return self._ones_cache
 
     def check_loss(self, loss):
         """Raise ConfigError if ``loss`` cannot work with this network's output layer."""

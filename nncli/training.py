@@ -188,8 +188,8 @@ class Trainer:
         """
         k = len(rows)
         # mode="clip": the rows are valid, and the default "raise" would buffer the output.
-        Xb = np.take(X, rows, axis=0, out=self._X_batch[:k], mode="clip")
-        Yb = np.take(Y, rows, axis=0, out=self._Y_batch[:k], mode="clip")
+        Xb = X.take(rows, axis=0, out=self._X_batch[:k], mode="clip")
+        Yb = Y.take(rows, axis=0, out=self._Y_batch[:k], mode="clip")
         return Xb, Yb
 
     def _batch_rows(self, m):
