@@ -129,7 +129,7 @@ def bare_fit(trainer, X, Y):
     return list(np.diff(ticks))
 
 
-def bookkeeping(runs):
+def bookkeeping(runs, blas_threads=None):
     """medium: Trainer.fit as `nncli train` runs it against the bare steps."""
     w = bench.WORKLOADS["medium"]
     X, Y, labels = bench.make_data(w)
@@ -138,10 +138,11 @@ def bookkeeping(runs):
     for r in range(runs):
         for mode in (("Trainer.fit", "bare steps") if r % 2 == 0 else ("bare steps", "Trainer.fit")):
             if mode == "Trainer.fit":
-                seconds, _ = bench.run_nncli(w, X, Y, labels, [P.copy() for P in weights])
+                seconds, _ = bench.run_nncli(w, X, Y, labels, [P.copy() for P in weights], blas_threads)
             else:
                 trainer = bench.build_nncli_trainer(w, X, Y, labels, [])
                 trainer.network.set_weights([P.copy() for P in weights])
+                trainer.blas_threads = blas_threads
                 seconds = bare_fit(trainer, X, Y)
             times[mode].append(statistics.median(seconds))
     fit, bare = statistics.median(times["Trainer.fit"]), statistics.median(times["bare steps"])
@@ -150,16 +151,23 @@ def bookkeeping(runs):
     print("|---|---:|")
     print(f"| Trainer.fit (plain display, history, loss per batch) | {fit:.4f} |")
     print(f"| the same steps bare | {bare:.4f} |")
-    print(f"\nTrainer.fit / bare, median of paired runs: {statistics.median(ratios):.3f}")
+    print(f"\nTrainer.fit / bare, median of paired runs: {statistics.median(ratios):.3f}; "
+          f"best of runs: {min(times['Trainer.fit']):.4f} / {min(times['bare steps']):.4f} s/epoch "
+          f"= {min(times['Trainer.fit']) / min(times['bare steps']):.3f}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["startup", "display", "bookkeeping"])
     parser.add_argument("-r", "--runs", type=int, default=None, help="Runs of each (default 11, 7, 5).")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="bookkeeping: BLAS threads for both (default: nncli's choice).")
     args = parser.parse_args(argv)
     runs = args.runs or {"startup": 11, "display": 7, "bookkeeping": 5}[args.what]
-    {"startup": startup, "display": display, "bookkeeping": bookkeeping}[args.what](runs)
+    if args.what == "bookkeeping":
+        bookkeeping(runs, args.blas_threads)
+    else:
+        {"startup": startup, "display": display}[args.what](runs)
 
 
 if __name__ == "__main__":
