@@ -8,6 +8,7 @@ the commands so that ``nncli --help`` starts fast.
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -195,6 +196,171 @@ class _stop_on_signals:
 
         for sig, handler in self.saved.items():
             signal.signal(sig, handler)
+
+
+# --- predict, evaluate, inspect -----------------------------------------------------
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for tools stopped by `| head`
+
+
+class Missing(str, Enum):
+    error = "error"
+    drop = "drop"
+
+
+class Unknown(str, Enum):
+    error = "error"
+    ignore = "ignore"
+
+
+ModelArgument = Annotated[Path, typer.Argument(help="Model file written by nncli train.", show_default=False)]
+DataArgument = Annotated[str, typer.Argument(metavar="DATA", help="CSV file, or - for stdin.", show_default=False)]
+MissingOption = Annotated[Missing, typer.Option(
+    "--missing", help="A missing or non-numeric feature value: error (stop, naming its line), "
+                      "or drop (leave the row out; the count goes to stderr).")]
+UnknownOption = Annotated[Unknown, typer.Option(
+    "--unknown", help="A category not seen in training: error, or ignore (encode it as all zeros, with a warning).")]
+ChunkSizeOption = Annotated[int, typer.Option(
+    "--chunk-size", min=1, help="Rows read and predicted at a time; memory depends on this, not on the file size.")]
+
+
+@app.command()
+@handles_errors
+def predict(
+    model: ModelArgument,
+    data: DataArgument,
+    output: Annotated[Optional[str], typer.Option(
+        "-o", "--output", help="Write the CSV here (atomically) instead of stdout; - is stdout.")] = None,
+    with_input: Annotated[bool, typer.Option("--with-input", help="Put the input columns first.")] = False,
+    id_column: Annotated[Optional[str], typer.Option(
+        "--id-column", metavar="NAME", help="Copy this input column to the output, first.")] = None,
+    missing: MissingOption = Missing.error,
+    unknown: UnknownOption = Unknown.error,
+    chunk_size: ChunkSizeOption = 50_000,
+):
+    """Predict the target of each row of a CSV file; writes CSV with a header, in input order.
+
+    Columns are matched by name; extra columns (the target too) are ignored. The output
+    holds the prediction in a column named after the target and, for classifiers,
+    prob_<label> per class.
+
+    Example: cat new.csv | nncli predict iris.npz - --id-column id > predictions.csv
+    """
+    from nncli.data import ChunkedCsv
+    from nncli.fileio import atomic_write, check_writable
+    from nncli.predicting import Policy, open_model, output_names, predict_csv
+
+    to_stdout = output in (None, "-")
+    if not to_stdout:
+        check_writable(output, "output file")
+    trained = open_model(model)
+    policy = Policy(missing.value, unknown.value, chunk_size)
+    with ChunkedCsv(data) as table:
+        if id_column is not None:
+            table.require([id_column], "--id-column")
+        passthrough = list(table.header) if with_input else [id_column] if id_column else []
+        if to_stdout:
+            counts, names = _write_stdout(lambda out: predict_csv(trained, table, out, policy, passthrough))
+        else:
+            with atomic_write(output, "w") as out:
+                counts, names = predict_csv(trained, table, out, policy, passthrough)
+    for plain, written in zip(output_names(trained), names):
+        if plain != written:
+            _warn(f"the input already has a column {plain!r}; the prediction column is named {written!r}")
+    _report_counts(counts, table.where)
+
+
+def _write_stdout(write):
+    """Run ``write(sys.stdout)``; a reader that goes away (``| head``) ends the command quietly."""
+    import os
+
+    try:
+        result = write(sys.stdout)
+        sys.stdout.flush()
+        return result
+    except BrokenPipeError:
+        # Point stdout at /dev/null so that Python's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+
+
+def _report_counts(counts, where):
+    if counts.n_dropped:
+        reasons = [f"{n} with a {what} value" for n, what in
+                   ((counts.n_missing, "missing"), (counts.n_not_numeric, "non-numeric")) if n]
+        _warn(f"left out {counts.n_dropped} of {counts.rows} row(s) of {where} ({', '.join(reasons)})")
+    if counts.n_unknown:
+        _warn(f"{counts.n_unknown} value(s) in {where} are categories not seen in training; "
+              "encoded as all zeros")
+
+
+def _json_safe(value):
+    """``value`` with nan and infinity replaced by None (JSON has no such numbers)."""
+    import math
+
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@app.command()
+@handles_errors
+def evaluate(
+    model: ModelArgument,
+    data: DataArgument,
+    json_: Annotated[bool, typer.Option("--json", help="Print the results as one JSON object on stdout.")] = False,
+    missing: MissingOption = Missing.error,
+    unknown: UnknownOption = Unknown.error,
+    chunk_size: ChunkSizeOption = 50_000,
+):
+    """Judge a model on labelled data: the loss and metrics, per class for classifiers.
+
+    DATA must hold the target column. The loss is the model's own, computed as in
+    training (comparable with the training val_loss); RMSE, MAE and R² are in the
+    target's units.
+
+    Example: nncli evaluate iris.npz held_out.csv --json
+    """
+    from rich.console import Console
+
+    from nncli.data import ChunkedCsv
+    from nncli.display import render_evaluation
+    from nncli.predicting import Policy, evaluate_csv, open_model
+
+    trained = open_model(model)
+    with ChunkedCsv(data) as table:
+        result, counts = evaluate_csv(trained, table, Policy(missing.value, unknown.value, chunk_size))
+    _report_counts(counts, table.where)
+    if json_:
+        print(json.dumps(_json_safe(result), allow_nan=False))
+    else:
+        render_evaluation(Console(), result)
+
+
+@app.command("inspect")
+@handles_errors
+def inspect_model(
+    model: ModelArgument,
+    json_: Annotated[bool, typer.Option("--json", help="Print everything as one JSON object on stdout.")] = False,
+):
+    """Show what a model file holds: architecture, features and their preprocessing,
+    target and classes, loss, training config and final metrics.
+
+    Example: nncli inspect iris.npz
+    """
+    from rich.console import Console
+
+    from nncli.display import render_inspection
+    from nncli.predicting import describe, open_model
+
+    info = describe(open_model(model))
+    if json_:
+        print(json.dumps(_json_safe(info), allow_nan=False))
+    else:
+        render_inspection(Console(), info, title=f"model {model}")
 
 
 def main():

@@ -7,6 +7,8 @@ in natural order. Line numbers in messages count the header as line 1.
 
 import csv
 import io
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -361,3 +363,213 @@ def _feature_scaling(X, columns, standardize, warnings):
             x_std[j] = std
         j += 1
     return x_mean, x_std
+
+
+# --- reading in chunks (predict, evaluate) ------------------------------------------
+# pandas' default missing-value strings. Training reads with these (keep_default_na), so
+# predict and evaluate treat the same cells as missing in the columns a model uses.
+NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+              "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+CHUNK_SIZE = 50_000
+
+
+class _Prefixed(io.RawIOBase):
+    """A binary stream that returns ``head`` first, then the rest of ``stream``."""
+
+    def __init__(self, head, stream):
+        self._head, self._stream = head, stream
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class ChunkedCsv:
+    """A CSV file (a path, or ``-`` for stdin) read in chunks of rows.
+
+    The header is read and checked on opening. ``chunks`` yields DataFrames whose index
+    is the row number counted from 0, so a row's line in the file is ``index + 2``.
+    Use as a context manager to close the file.
+    """
+
+    def __init__(self, source, stdin=None):
+        source = str(source)
+        self.where = "stdin" if source == "-" else source
+        if source == "-":
+            binary, self._file = (stdin or sys.stdin).buffer, None
+        else:
+            check_readable(source)
+            binary = self._file = open(source, "rb")
+        head = binary.read(8192)
+        check_text(head, self.where)
+        # utf-8-sig drops the byte-order mark that spreadsheet programs write.
+        self._text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, binary)),
+                                      encoding="utf-8-sig", newline="")
+        try:
+            self.header = next(csv.reader([self._text.readline()]), [])
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DataError(f"{self.where}: cannot read the header row ({exc})") from None
+        check_header(self.header, self.where)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._file is not None:
+            self._file.close()
+
+    def require(self, names, role):
+        """Raise DataError naming the first of ``names`` missing from the header."""
+        require_columns(pd.DataFrame(columns=self.header), names, self.where, role)
+
+    def chunks(self, columns, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE):
+        """Yield DataFrames of the named ``columns``, at most ``chunksize`` rows each.
+
+        ``text_columns`` are kept as strings, as spelled. Missing values (pandas' default
+        strings: empty, NA, nan, ...) are recognised in ``na_columns`` only, so that other
+        columns are copied through exactly as they are written.
+        """
+        wanted = set(columns)
+        try:
+            reader = pd.read_csv(
+                self._text, names=self.header, header=None, index_col=False,
+                usecols=[c for c in self.header if c in wanted],
+                dtype={c: str for c in text_columns}, keep_default_na=False,
+                na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
+            yield from reader
+        except pd.errors.ParserError as exc:
+            raise DataError(f"{self.where} could not be parsed as CSV: {_parser_message(exc)}") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{self.where} is not UTF-8 text ({exc.reason}); save it as UTF-8 CSV") from None
+
+
+def _parser_message(exc):
+    """pandas' message with its counts turned into line numbers of the file."""
+    message = str(exc).strip().splitlines()[0].removeprefix("Error tokenizing data. C error: ")
+    # pandas counts lines from 1 and rows from 0, both after the header, which it never saw.
+    message = re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + 1}", message)
+    return re.sub(r"\brow (\d+)", lambda m: f"line {int(m.group(1)) + 2}", message)
+
+
+@dataclass
+class Chunk:
+    """One chunk of rows, checked and encoded for a model.
+
+    X : ndarray of shape (n_kept, n_features), float64, not yet standardised
+    y : target of the kept rows: float64 values, or class indices (None without a target)
+    kept : bool ndarray of shape (n_rows,), False for rows left out (``missing="drop"``)
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    kept: np.ndarray
+    n_missing: int = 0        # rows left out for a missing value
+    n_not_numeric: int = 0    # rows left out for a non-numeric or infinite number
+    n_unknown: int = 0        # unseen categories encoded as all zeros
+
+
+def encode_chunk(df, columns, where, missing="error", unknown="error", target=None):
+    """Check and encode the feature (and target) columns of one chunk of rows.
+
+    Parameters
+    ----------
+    df : DataFrame from ``ChunkedCsv.chunks`` (index = row number from 0)
+    columns : list of {"name", "kind", "categories"} as stored in the model file
+    missing : "error", or "drop" to leave out rows with a missing or non-numeric value
+    unknown : "error", or "ignore" to encode an unseen category as all zeros
+    target : optional {"name", "kind": "numeric" | "label", "categories"}; an unseen
+        label is always an error
+
+    Returns
+    -------
+    Chunk
+    """
+    specs = list(columns) + ([target] if target else [])
+    scans = [_scan(df[s["name"]], s) for s in specs]
+    m = len(df)
+    missing_rows, number_rows = np.zeros(m, bool), np.zeros(m, bool)
+    for spec, (_, miss, bad) in zip(specs, scans):
+        missing_rows |= miss
+        if spec["kind"] == "numeric":
+            number_rows |= bad
+    dropped = missing_rows | number_rows if missing == "drop" else np.zeros(m, bool)
+    kept = ~dropped
+    _raise_first_problem(df, specs, scans, kept, missing, unknown, where)
+
+    X = np.empty((int(kept.sum()), len(feature_names(columns))))
+    j, n_unknown = 0, 0
+    for spec, (values, _, bad) in zip(columns, scans):
+        values = values[kept]
+        if spec["kind"] == "numeric":
+            X[:, j] = values
+            j += 1
+        else:
+            k = len(spec["categories"])
+            X[:, j:j + k] = values[:, None] == np.arange(k)  # code -1 (unseen): all zeros
+            n_unknown += int(bad[kept].sum())
+            j += k
+    y = scans[-1][0][kept] if target else None
+    return Chunk(X, y, kept, int((missing_rows & dropped).sum()),
+                 int((number_rows & ~missing_rows & dropped).sum()), n_unknown)
+
+
+def _scan(col, spec):
+    """(values, missing, bad) of one column: float64 numbers or category codes (-1: unseen)."""
+    missing = col.isna().to_numpy()
+    if spec["kind"] == "numeric":
+        numbers = col if pd.api.types.is_numeric_dtype(col) else pd.to_numeric(col, errors="coerce")
+        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values, missing, ~missing & ~np.isfinite(values)
+    codes = pd.Index(spec["categories"], dtype=object).get_indexer(col.astype(object))
+    return codes, missing, ~missing & (codes < 0)
+
+
+def _raise_first_problem(df, specs, scans, kept, missing, unknown, where):
+    """Raise DataError for the problem on the earliest line (then the leftmost column)."""
+    first = None
+    for order, (spec, (values, miss, bad)) in enumerate(zip(specs, scans)):
+        kinds = [("missing", miss)] if missing == "error" else []
+        if spec["kind"] == "numeric":
+            kinds += [("number", bad)] if missing == "error" else []
+        elif spec["kind"] == "label" or unknown == "error":
+            kinds.append((spec["kind"], bad & kept))  # rows left out are not checked
+        for kind, mask in kinds:
+            if mask.any():
+                pos = int(np.argmax(mask))
+                if first is None or (pos, order) < first[:2]:
+                    first = (pos, order, kind, spec)
+    if first is None:
+        return
+    pos, _, kind, spec = first
+    name, line, value = spec["name"], int(df.index[pos]) + 2, df[spec["name"]].iloc[pos]
+    drop_hint = "or use --missing drop to leave such rows out"
+    if kind == "missing":
+        raise DataError(f"{where}: column {name!r} has a missing value on line {line}; fill it in, {drop_hint}")
+    if kind == "number":
+        what = "must hold finite numbers" if np.isinf(scans[first[1]][0][pos]) else "must be numeric"
+        raise DataError(f"{where}: column {name!r} {what}, but line {line} holds {str(value)!r}; "
+                        f"fix that value, {drop_hint}")
+    known = _shorten(spec["categories"])
+    if kind == "categorical":
+        raise DataError(f"{where}: column {name!r} has value {value!r} on line {line}, a category not "
+                        f"seen in training (known: {known}); use --unknown ignore to encode it as all zeros")
+    raise DataError(f"{where}: target {name!r} has class {value!r} on line {line}, "
+                    f"not among the training classes ({known})")
+
+
+def _shorten(values, limit=10):
+    shown = ", ".join(map(str, values[:limit]))
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def column_text(df, name, kept):
+    """The kept rows of a column as strings, as spelled in the file ('' for an absent value)."""
+    return df[name].to_numpy(dtype=object, na_value="")[kept].tolist()

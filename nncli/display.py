@@ -437,3 +437,141 @@ def render_summary(console: Console, summary: dict) -> None:
 
 
 DISPLAYS = {"live": LiveDisplay, "plain": PlainDisplay, "quiet": QuietDisplay}
+
+
+# --- nncli evaluate -------------------------------------------------------------------
+def evaluation_table(result: dict) -> Table:
+    """One row per metric of an evaluation (see :func:`render_evaluation`)."""
+    table = Table(title="Evaluation")
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    table.add_row("rows", str(result["n_rows"]))
+    for key in ("loss", "accuracy", "rmse", "mae", "r2"):
+        if key in result:
+            table.add_row(METRIC_NAMES[key], format_value(result[key]))
+    return table
+
+
+def class_table(result: dict) -> Table:
+    """Precision, recall, F1 and support per class."""
+    table = Table(title="Per class")
+    for name in ("Class", "Precision", "Recall", "F1", "Support"):
+        table.add_column(name, justify="left" if name == "Class" else "right")
+    for label, s in result["per_class"].items():
+        table.add_row(label, format_value(s["precision"]), format_value(s["recall"]),
+                      format_value(s["f1"]), str(s["support"]))
+    return table
+
+
+def confusion_table(result: dict) -> Table:
+    """The confusion matrix: one row per true class, one column per predicted class."""
+    labels, matrix = result["confusion_matrix"]["labels"], result["confusion_matrix"]["matrix"]
+    table = Table(title="Confusion matrix", caption="rows: true class · columns: predicted class")
+    table.add_column("true \\ predicted")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for i, (label, row) in enumerate(zip(labels, matrix)):
+        # The diagonal holds the correct predictions; set it apart.
+        cells = [Text(str(n), style="bold green" if i == j else ("red" if n else "dim"))
+                 for j, n in enumerate(row)]
+        table.add_row(label, *cells)
+    return table
+
+
+def render_evaluation(console: Console, result: dict) -> None:
+    """Print an evaluation: the metrics, and for classifiers per-class scores and the confusion matrix.
+
+    Parameters
+    ----------
+    console : rich.console.Console
+    result : dict
+        ``n_rows``, ``loss`` and either ``rmse``, ``mae``, ``r2`` (regression) or
+        ``accuracy``, ``per_class`` {label: {precision, recall, f1, support}} and
+        ``confusion_matrix`` {labels, matrix} (classification).
+    """
+    console.print(evaluation_table(result))
+    if "per_class" in result:
+        console.print(class_table(result))
+        console.print(confusion_table(result))
+
+
+# --- nncli inspect --------------------------------------------------------------------
+def architecture_table(info: dict) -> Table:
+    """Input size, then one row per layer with its shapes and parameter count."""
+    table = Table(title=f"Architecture ({info['parameters']:,} parameters, {info['dtype']})")
+    for name in ("Layer", "Units", "Activation", "W", "b", "Parameters"):
+        table.add_column(name, justify="left" if name in ("Layer", "Activation") else "right")
+    table.add_row("input", str(len(info["features"])), "", "", "", "")
+    for l, (layer, shape) in enumerate(zip(info["layers"], info["layer_shapes"]), start=1):
+        activation = layer["activation"] + (f" (alpha {layer['alpha']:g})" if "alpha" in layer else "")
+        table.add_row(str(l), str(layer["units"]), activation, " × ".join(map(str, shape["W"])),
+                      str(shape["b"][0]), f"{shape['parameters']:,}")
+    return table
+
+
+def features_table(info: dict) -> Table:
+    """Each input column, how it is encoded, and the standardisation of each encoded feature."""
+    table = Table(title="Features (z = (x - mean) / std)")
+    for name in ("Column", "Kind", "Encoded feature", "Mean", "Std"):
+        table.add_column(name, justify="right" if name in ("Mean", "Std") else "left")
+    means, stds = info["preprocessing"]["x_mean"], info["preprocessing"]["x_std"]
+    j = 0
+    for column in info["columns"]:
+        if column["kind"] == "numeric":
+            table.add_row(column["name"], "numeric", column["name"], format_value(means[j]), format_value(stds[j]))
+            j += 1
+            continue
+        for k, category in enumerate(column["categories"]):
+            table.add_row(column["name"] if k == 0 else "", "one-hot" if k == 0 else "",
+                          f"{column['name']}={category}", format_value(means[j]), format_value(stds[j]))
+            j += 1
+    return table
+
+
+def target_lines(info: dict) -> list[str]:
+    """The target, the task and the loss in words."""
+    task, target = info["task"], info["target"]
+    if task == "regression":
+        prep = info["preprocessing"]
+        scaling = (f"predicted as z and returned as z * {format_value(prep['y_std'][0])} + "
+                   f"{format_value(prep['y_mean'][0])}")
+        lines = [f"target {target!r}: regression, {scaling}"]
+    else:
+        lines = [f"target {target!r}: {task} classification, {len(info['classes'])} classes: "
+                 + ", ".join(info["classes"])]
+    return lines + [f"loss {info['loss']}"]
+
+
+def config_table(config: dict) -> Table:
+    """The training config, one dotted key per row."""
+    table = Table(title="Training config")
+    table.add_column("Key")
+    table.add_column("Value")
+    for key, value in _flatten(config):
+        table.add_row(key, "-" if value is None else str(value))
+    return table
+
+
+def _flatten(value, prefix=""):
+    """(dotted key, value) pairs of nested dicts; lists of dicts are numbered."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, item in enumerate(value):
+            yield from _flatten(item, f"{prefix}.{i}")
+    else:
+        yield prefix, value
+
+
+def render_inspection(console: Console, info: dict, title: str = "") -> None:
+    """Print what a model file holds (``info`` as from ``nncli.predicting.describe``)."""
+    for line in ([title] if title else []) + target_lines(info):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(architecture_table(info))
+    console.print(features_table(info))
+    console.print(config_table(info["config"]))
+    if info.get("metrics"):
+        table = summary_table(info["metrics"])
+        table.title = "Final metrics"
+        console.print(table)
