@@ -430,18 +430,18 @@ class ChunkedCsv:
         """Raise DataError naming the first of ``names`` missing from the header."""
         require_columns(pd.DataFrame(columns=self.header), names, self.where, role)
 
-    def chunks(self, columns, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE):
-        """Yield DataFrames of the named ``columns``, at most ``chunksize`` rows each.
+    def chunks(self, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE):
+        """Yield DataFrames of at most ``chunksize`` rows.
 
         ``text_columns`` are kept as strings, as spelled. Missing values (pandas' default
         strings: empty, NA, nan, ...) are recognised in ``na_columns`` only, so that other
-        columns are copied through exactly as they are written.
+        columns are copied through exactly as they are written. Every column is parsed,
+        even unused ones, so that a row with too many fields is an error naming its line
+        (it usually means an unquoted comma has shifted the values).
         """
-        wanted = set(columns)
         try:
             reader = pd.read_csv(
                 self._text, names=self.header, header=None, index_col=False,
-                usecols=[c for c in self.header if c in wanted],
                 dtype={c: str for c in text_columns}, keep_default_na=False,
                 na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
             yield from reader

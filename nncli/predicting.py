@@ -154,7 +154,7 @@ def predict_csv(model, table: ChunkedCsv, out, policy=Policy(), passthrough=()):
     writer.writerow(list(passthrough) + names)
     text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
     counts = Counts()
-    for df in table.chunks(features + list(passthrough), text, features, policy.chunk_size):
+    for df in table.chunks(text, features, policy.chunk_size):
         chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown)
         counts.add(chunk)
         _, A = forward(model, chunk.X)
@@ -195,8 +195,7 @@ def evaluate_csv(model, table: ChunkedCsv, policy=Policy()):
     loss = get_loss(meta["loss"])
     sums = _Sums(model)
     counts = Counts()
-    wanted = features + [target["name"]]
-    for df in table.chunks(wanted, text, wanted, policy.chunk_size):
+    for df in table.chunks(text, features + [target["name"]], policy.chunk_size):
         chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, target)
         counts.add(chunk)
         if len(chunk.y):
