@@ -56,5 +56,5 @@ def write_rows(path, header, body):
 
 
 def read_dataset(name):
-    """(header, rows) of a shipped dataset, all values as strings."""
-    return rows((DATASETS / name).read_text())
+    """(header, rows) of a shipped dataset (by name) or a CSV file (a Path), values as strings."""
+    return rows((name if isinstance(name, Path) else DATASETS / name).read_text())
