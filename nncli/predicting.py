@@ -28,6 +28,9 @@ from nncli.metrics import (RegressionSums, accuracy_from_confusion, class_scores
 from nncli.modelfile import load_model
 
 
+WRITE_ROWS = 5_000  # output rows formatted at a time
+
+
 @dataclass
 class Policy:
     """What to do with rows that cannot be used as they are."""
@@ -158,8 +161,11 @@ def predict_csv(model, table: ChunkedCsv, out, policy=Policy(), passthrough=()):
         chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown)
         counts.add(chunk)
         _, A = forward(model, chunk.X)
-        rows = [column_text(df, name, chunk.kept) for name in passthrough] + predict_columns(model, A)
-        writer.writerows(zip(*rows))
+        passed = [column_text(df, name, chunk.kept) for name in passthrough]
+        # The output's strings take more memory than the chunk itself: make them a slice at a time.
+        for start in range(0, len(A), WRITE_ROWS):
+            part = slice(start, start + WRITE_ROWS)
+            writer.writerows(zip(*[column[part] for column in passed], *predict_columns(model, A[part])))
     return counts, names
 
 
