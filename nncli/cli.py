@@ -212,7 +212,8 @@ class Unknown(str, Enum):
     ignore = "ignore"
 
 
-ModelArgument = Annotated[Path, typer.Argument(help="Model file written by nncli train.", show_default=False)]
+ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by nncli train.",
+                                                show_default=False)]
 DataArgument = Annotated[str, typer.Argument(metavar="DATA", help="CSV file, or - for stdin.", show_default=False)]
 MissingOption = Annotated[Missing, typer.Option(
     "--missing", help="A missing or non-numeric feature value: error (stop, naming its line), "
@@ -239,9 +240,7 @@ def predict(
 ):
     """Predict the target of each row of a CSV file; writes CSV with a header, in input order.
 
-    Columns are matched by name; extra columns (the target too) are ignored. The output
-    holds the prediction in a column named after the target and, for classifiers,
-    prob_<label> per class.
+    Columns are matched by name; extra columns (the target too) are ignored. The output holds the prediction in a column named after the target and, for classifiers, prob_<label> per class.
 
     Example: cat new.csv | nncli predict iris.npz - --id-column id > predictions.csv
     """
@@ -318,9 +317,7 @@ def evaluate(
 ):
     """Judge a model on labelled data: the loss and metrics, per class for classifiers.
 
-    DATA must hold the target column. The loss is the model's own, computed as in
-    training (comparable with the training val_loss); RMSE, MAE and R² are in the
-    target's units.
+    DATA must hold the target column. The loss is the model's own, computed as in training (comparable with the training val_loss); RMSE, MAE and R² are in the target's units.
 
     Example: nncli evaluate iris.npz held_out.csv --json
     """
@@ -346,8 +343,9 @@ def inspect_model(
     model: ModelArgument,
     json_: Annotated[bool, typer.Option("--json", help="Print everything as one JSON object on stdout.")] = False,
 ):
-    """Show what a model file holds: architecture, features and their preprocessing,
-    target and classes, loss, training config and final metrics.
+    """Show what a model file holds.
+
+    The architecture (layer sizes, activations, parameter count), the features and their preprocessing, the target and classes, the loss, the training config and the final metrics.
 
     Example: nncli inspect iris.npz
     """
