@@ -9,6 +9,7 @@ import csv
 import io
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -400,11 +401,11 @@ class ChunkedCsv:
     Use as a context manager to close the file.
     """
 
-    def __init__(self, source, stdin=None):
+    def __init__(self, source):
         source = str(source)
         self.where = "stdin" if source == "-" else source
         if source == "-":
-            binary, self._file = (stdin or sys.stdin).buffer, None
+            binary, self._file = sys.stdin.buffer, None
         else:
             check_readable(source)
             binary = self._file = open(source, "rb")
@@ -444,7 +445,14 @@ class ChunkedCsv:
                 self._text, names=self.header, header=None, index_col=False,
                 dtype={c: str for c in text_columns}, keep_default_na=False,
                 na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
-            yield from reader
+            while True:
+                with warnings.catch_warnings():
+                    # Text among numbers is found and reported by encode_chunk, with its line.
+                    warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+                    df = next(reader, None)
+                if df is None:
+                    return
+                yield df
         except pd.errors.ParserError as exc:
             raise DataError(f"{self.where} could not be parsed as CSV: {_parser_message(exc)}") from None
         except UnicodeDecodeError as exc:

@@ -91,7 +91,7 @@ def forward(model, X):
     return Zs[-1], As[-1]
 
 
-def probabilities(model, A):
+def probabilities(A):
     """Class probabilities of shape (m, n_classes): softmax outputs, or [1 - a, a] for one sigmoid unit."""
     if A.shape[1] == 1:
         return np.hstack([1 - A, A])
@@ -132,11 +132,11 @@ def predict_columns(model, A):
     if model.meta["task"] == "regression":
         return [format_numbers(regression_values(model, A))]
     labels = np.asarray(model.meta["classes"], dtype=object)[predicted_classes(A)].tolist()
-    P = probabilities(model, A)
+    P = probabilities(A)
     return [labels] + [format_numbers(P[:, k]) for k in range(P.shape[1])]
 
 
-def predict_csv(model, table: ChunkedCsv, out, policy=Policy(), passthrough=()):
+def predict_csv(model, table: ChunkedCsv, out, policy=None, passthrough=()):
     """Write one CSV row of predictions per usable input row to the text stream ``out``.
 
     Parameters
@@ -148,7 +148,7 @@ def predict_csv(model, table: ChunkedCsv, out, policy=Policy(), passthrough=()):
     -------
     Counts, names : what was read and left out; the prediction column names written
     """
-    columns = model.meta["columns"]
+    policy, columns = policy or Policy(), model.meta["columns"]
     features = [c["name"] for c in columns]
     table.require(features, "feature")
     table.require(passthrough, "input")
@@ -178,7 +178,7 @@ def target_spec(model):
     return {"name": meta["target"], "kind": "label", "categories": meta["classes"]}
 
 
-def evaluate_csv(model, table: ChunkedCsv, policy=Policy()):
+def evaluate_csv(model, table: ChunkedCsv, policy=None):
     """Loss and metrics of the model on a labelled CSV, accumulated over chunks.
 
     The loss is the model's own (meta["loss"]), on standardised targets exactly as in
@@ -190,7 +190,7 @@ def evaluate_csv(model, table: ChunkedCsv, policy=Policy()):
     result : dict as printed by ``nncli evaluate --json``
     counts : Counts
     """
-    meta, columns = model.meta, model.meta["columns"]
+    policy, meta, columns = policy or Policy(), model.meta, model.meta["columns"]
     features = [c["name"] for c in columns]
     table.require([meta["target"]], "target")
     table.require(features, "feature")
