@@ -52,7 +52,8 @@ def check_readable(path, what="data file"):
     """Raise DataError unless ``path`` is an existing, readable, non-binary file."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{what} {path} does not exist")
+        raise DataError(f"{what} {path} does not exist; check the path (relative paths in a config "
+                        "are relative to the config file)")
     if path.is_dir():
         raise DataError(f"{what} {path} is a directory, not a CSV file")
     try:
