@@ -349,16 +349,19 @@ def _feature_scaling(X, columns, standardize, warnings):
     x_mean, x_std = np.zeros(n), np.ones(n)
     if not standardize:
         return x_mean, x_std
-    j = 0
+    j, constant = 0, []
     for c in columns:
         if c["kind"] == "categorical":
             j += len(c["categories"])
             continue
         x_mean[j], std = X[:, j].mean(), X[:, j].std()
         if std == 0:
-            # Dividing by zero would give nan; a constant column passes through centred.
-            warnings.append(f"feature {c['name']!r} is constant in the training data; it is centred, not scaled")
+            constant.append(c["name"])  # dividing by 0 would give nan: pass it through centred
         else:
             x_std[j] = std
         j += 1
+    if constant:
+        names = ", ".join(repr(n) for n in constant[:5]) + (", ..." if len(constant) > 5 else "")
+        warnings.append(f"{len(constant)} feature(s) constant in the training data, centred but not "
+                        f"scaled: {names}")
     return x_mean, x_std

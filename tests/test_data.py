@@ -84,7 +84,7 @@ def test_constant_feature_passes_through_centred(cli, tmp_path):
     csv = "x1,c,y\n" + "".join(f"{i},7,{2 * i}\n" for i in range(20))
     result = train(cli, tmp_path, csv)
     assert result.exit_code == 0, result.stderr
-    assert "warning: feature 'c' is constant" in result.stderr
+    assert "warning: 1 feature(s) constant in the training data, centred but not scaled: 'c'" in result.stderr
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
         assert f["x_mean"][1] == 7 and f["x_std"][1] == 1 and np.isfinite(f["W1"]).all()
 
