@@ -120,3 +120,10 @@ def test_validation_from_a_second_file(cli, tmp_path):
     result = train(cli, tmp_path, GOOD, config, "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["val_loss"] is not None
+
+
+def test_values_too_large_to_standardise(cli, tmp_path):
+    result = train(cli, tmp_path, GOOD.replace("\n5,2,1\n", "\n5,1e300,1\n"))
+    assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
+    result = train(cli, tmp_path, GOOD.replace("\n5,2,1\n", "\n5,1e200,1\n"))
+    assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
