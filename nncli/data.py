@@ -501,11 +501,13 @@ class Chunk:
     X : ndarray of shape (n_kept, n_features), float64, not yet standardised
     y : target of the kept rows: float64 values, or class indices (None without a target)
     kept : bool ndarray of shape (n_rows,), False for rows left out (``missing="drop"``)
+    lines : int ndarray of shape (n_kept,), the line of each kept row in the file
     """
 
     X: np.ndarray
     y: np.ndarray | None
     kept: np.ndarray
+    lines: np.ndarray
     n_missing: int = 0        # rows left out for a missing value
     n_not_numeric: int = 0    # rows left out for a non-numeric or infinite number
     n_unknown: int = 0        # unseen categories encoded as all zeros
@@ -552,7 +554,7 @@ def encode_chunk(df, columns, where, missing="error", unknown="error", target=No
             n_unknown += int(bad[kept].sum())
             j += k
     y = scans[-1][0][kept] if target else None
-    return Chunk(X, y, kept, int((missing_rows & dropped).sum()),
+    return Chunk(X, y, kept, df.index.to_numpy()[kept] + 2, int((missing_rows & dropped).sum()),
                  int((number_rows & ~missing_rows & dropped).sum()), n_unknown)
 
 

@@ -86,9 +86,25 @@ def forward(model, X):
     -------
     Z, A : ndarrays of shape (m, n_outputs), in the model's dtype
     """
-    A0 = ((X - model.x_mean) / model.x_std).astype(model.network.dtype)
-    Zs, As = model.network.forward(A0)
+    # Overflow (values far beyond the training data) shows as inf or nan: see predict_chunk.
+    with np.errstate(over="ignore", invalid="ignore"):
+        A0 = ((X - model.x_mean) / model.x_std).astype(model.network.dtype)
+        Zs, As = model.network.forward(A0)
     return Zs[-1], As[-1]
+
+
+def predict_chunk(model, chunk, where):
+    """forward() on a chunk's rows; DataError naming the line of a row whose output is not finite."""
+    Z, A = forward(model, chunk.X)
+    bad = ~np.isfinite(A).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        with np.errstate(over="ignore", invalid="ignore"):
+            j = int(np.argmax(np.abs((chunk.X[i] - model.x_mean) / model.x_std)))
+        raise DataError(f"{where}: the values on line {chunk.lines[i]} are too large for this "
+                        f"{model.network.dtype} model (column {model.meta['features'][j]!r} holds "
+                        f"{chunk.X[i, j]:g}, far outside the training data); its prediction is not finite")
+    return Z, A
 
 
 def probabilities(A):
@@ -160,7 +176,7 @@ def predict_csv(model, table: ChunkedCsv, out, policy=None, passthrough=()):
     for df in table.chunks(text, features, policy.chunk_size):
         chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown)
         counts.add(chunk)
-        _, A = forward(model, chunk.X)
+        _, A = predict_chunk(model, chunk, table.where)
         passed = [column_text(df, name, chunk.kept) for name in passthrough]
         # The output's strings take more memory than the chunk itself: make them a slice at a time.
         for start in range(0, len(A), WRITE_ROWS):
@@ -205,7 +221,7 @@ def evaluate_csv(model, table: ChunkedCsv, policy=None):
         chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, target)
         counts.add(chunk)
         if len(chunk.y):
-            Z, A = forward(model, chunk.X)
+            Z, A = predict_chunk(model, chunk, table.where)
             sums.add(loss, chunk.y, Z, A)
     if sums.n == 0:
         raise DataError(f"{table.where} has no rows to evaluate" +

@@ -8,19 +8,12 @@ import io
 from pathlib import Path
 
 import yaml
-from typer.testing import CliRunner
 
-from nncli.cli import app
+from tests.conftest import DATASETS, run_cli
 
-REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO / "datasets"
+__all__ = ["DATASETS", "invoke", "train_model", "rows", "write_rows", "read_dataset"]
 
-_runner = CliRunner()
-
-
-def invoke(*args, input=None):
-    """Run ``nncli ARGS`` in-process; the result has exit_code, stdout and stderr."""
-    return _runner.invoke(app, [str(a) for a in args], input=input)
+invoke = run_cli  # nncli ARGS in-process; exit_code, stdout, stderr; never a traceback
 
 
 def train_model(folder, name, data, target, layers, loss, epochs=15, dtype="float32", **data_options):

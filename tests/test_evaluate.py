@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from predict_helpers import invoke, read_dataset, rows, train_model, write_rows
+from tests.predict_helpers import invoke, read_dataset, rows, train_model, write_rows
 
 
 def split(tmp_path, name):

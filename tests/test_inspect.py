@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from predict_helpers import DATASETS, invoke, train_model
+from tests.predict_helpers import DATASETS, invoke, train_model
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from predict_helpers import DATASETS, invoke, train_model
+from tests.predict_helpers import DATASETS, invoke, train_model
 
 IRIS = DATASETS / "iris.csv"
 COMMANDS = {

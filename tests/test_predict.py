@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from predict_helpers import DATASETS, invoke, read_dataset, rows, train_model, write_rows
+from tests.predict_helpers import DATASETS, invoke, read_dataset, rows, train_model, write_rows
 
 IRIS, CANCER, HOUSES = DATASETS / "iris.csv", DATASETS / "breast_cancer.csv", DATASETS / "house_prices.csv"
 
@@ -251,6 +251,16 @@ def test_unknown_category_is_an_error_or_all_zeros(models, tmp_path):
     assert "1 value(s)" in ignored.stderr and "all zeros" in ignored.stderr
     _, expected = reference(models["houses"], header, body)  # the reference encodes 'harbour' as zeros too
     np.testing.assert_allclose([float(r[0]) for r in rows(ignored.stdout)[1]], expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("value", ["4e38", "-3e39", "1e300"])
+def test_values_too_large_for_float32_name_their_line(models, tmp_path, value):
+    header, body = read_dataset("iris.csv")
+    body[4][2] = value
+    result = invoke("predict", models["iris"], write_rows(tmp_path / "huge.csv", header, body))
+    assert result.exit_code == 2
+    assert "line 6 are too large for this float32 model (column 'petal_length' holds" in result.stderr
+    assert "Warning" not in result.stderr
 
 
 @pytest.mark.parametrize("name, data", [("houses", HOUSES), ("iris", IRIS)])
