@@ -253,7 +253,7 @@ def test_unknown_category_is_an_error_or_all_zeros(models, tmp_path):
     np.testing.assert_allclose([float(r[0]) for r in rows(ignored.stdout)[1]], expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("value", ["4e38", "-3e39", "1e300"])
+@pytest.mark.parametrize("value", ["1e39", "-3e39", "1e300"])
 def test_values_too_large_for_float32_name_their_line(models, tmp_path, value):
     header, body = read_dataset("iris.csv")
     body[4][2] = value
