@@ -436,16 +436,25 @@ class ChunkedCsv:
         else:
             check_readable(source)
             binary = self._file = open(source, "rb")
+        try:
+            self.header = self._open_text(binary)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _open_text(self, binary):
+        """Check that ``binary`` holds text, wrap it as text, and return its checked header."""
         head = binary.read(8192)
         check_text(head, self.where)
         # utf-8-sig drops the byte-order mark that spreadsheet programs write.
         self._text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, binary)),
                                       encoding="utf-8-sig", newline="")
         try:
-            self.header = next(csv.reader([self._text.readline()]), [])
+            header = next(csv.reader([self._text.readline()]), [])
         except (UnicodeDecodeError, csv.Error) as exc:
             raise DataError(f"{self.where}: cannot read the header row ({exc})") from None
-        check_header(self.header, self.where)
+        check_header(header, self.where)
+        return header
 
     def __enter__(self):
         return self
@@ -572,7 +581,7 @@ def _scan(col, spec):
 def _raise_first_problem(df, specs, scans, kept, missing, unknown, where):
     """Raise DataError for the problem on the earliest line (then the leftmost column)."""
     first = None
-    for order, (spec, (values, miss, bad)) in enumerate(zip(specs, scans)):
+    for order, (spec, (_, miss, bad)) in enumerate(zip(specs, scans)):
         kinds = [("missing", miss)] if missing == "error" else []
         if spec["kind"] == "numeric":
             kinds += [("number", bad)] if missing == "error" else []

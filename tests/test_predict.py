@@ -339,3 +339,11 @@ def test_closed_pipe_ends_quietly(models, tmp_path):
     stderr = proc.stderr.read().decode()
     assert proc.wait() == 141
     assert "Traceback" not in stderr and "error" not in stderr
+
+
+def test_missing_value_strings_are_those_of_training():
+    """Training reads CSVs with pandas' default NA strings; predict must see the same cells as missing."""
+    parsers = pytest.importorskip("pandas._libs.parsers")
+    from nncli.data import NA_STRINGS
+
+    assert set(NA_STRINGS) == set(parsers.STR_NA_VALUES)
