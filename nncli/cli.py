@@ -6,14 +6,12 @@ This is the one place where exceptions become exit codes:
 the commands so that ``nncli --help`` starts fast.
 """
 
+import functools
 import json
 import os
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
-
-import functools
 
 import typer
 
@@ -113,27 +111,19 @@ def train(
         check_writable(history, "history file")
     ds = pipeline.prepare_data(cfg)
     console = _stderr_console()
-    quiet = quiet or json_ and False
-    for w in ds.warnings + _training_warnings(cfg, ds):
-        if not quiet:
-            _warn(w)
+    for message in [] if quiet else ds.warnings + _training_warnings(cfg, ds):
+        _warn(message)
 
     display = TrainingDisplay(console, mode=display_mode(console, quiet), title=f"nncli train {config}")
-    with _stop_on_signals() as stopper:
-        trainer = pipeline.build_trainer(cfg, ds, [display])
-        stopper.trainer = trainer
-        import time
-
-        start = time.perf_counter()
-        result = trainer.fit(ds.X_train, ds.Y_train, ds.X_val, ds.Y_val)
-        seconds = time.perf_counter() - start
+    with _stop_on_signals() as stopper, display:
+        trainer = stopper.trainer = pipeline.build_trainer(cfg, ds, [display])
+        result, metrics, seconds = pipeline.train(trainer, ds)
 
     if result.status == "diverged":
         _error(f"training diverged at epoch {result.diverged_epoch}: the loss is no longer finite. "
                f"Lower training.learning_rate (now {cfg.training.learning_rate:g}), or let "
                f"'nncli lr-sweep {config}' find one. {output} was not written.")
         raise typer.Exit(EXIT_DIVERGED)
-    metrics = pipeline.final_metrics(trainer, ds)
     save_model(output, pipeline.make_model(cfg, ds, trainer, metrics))
     if history is not None:
         pipeline.write_history(history, result.history)
@@ -229,9 +219,8 @@ def lr_sweep(
     if write_config is not None:
         check_writable(write_config, "config file")
     ds = pipeline.prepare_data(cfg)
-    for w in ds.warnings + _training_warnings(cfg, ds):
-        if not quiet:
-            _warn(w)
+    for message in [] if quiet else ds.warnings + _training_warnings(cfg, ds):
+        _warn(message)
     console = _stderr_console()
     progress_mode = display_mode(console, quiet or json_ or print_best)
 

@@ -52,7 +52,8 @@ def check_readable(path, what="data file"):
     """Raise DataError unless ``path`` is an existing, readable, non-binary file."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{what} {path} does not exist")
+        raise DataError(f"{what} {path} does not exist; check the path (relative paths in a config "
+                        "are relative to the config file)")
     if path.is_dir():
         raise DataError(f"{what} {path} is a directory, not a CSV file")
     try:
@@ -298,22 +299,45 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     elif data_cfg.validation > 0:
         X, Y, X_val, Y_val = _split(X, Y, data_cfg.validation, rng or np.random.default_rng(seed), where)
 
-    x_mean, x_std = _feature_scaling(X, columns, data_cfg.standardize, warnings)
+    with np.errstate(all="ignore"):  # overflowing statistics are caught by _finite below
+        x_mean, x_std = _feature_scaling(X, columns, data_cfg.standardize, warnings)
     y_mean, y_std = np.zeros(0), np.ones(0)  # classification: no target scaling
     if task == "regression":
         y_mean, y_std = np.zeros(1), np.ones(1)
         if data_cfg.standardize_target:
-            y_mean, y_std = Y.mean(axis=0), Y.std(axis=0)
+            with np.errstate(all="ignore"):
+                y_mean, y_std = Y.mean(axis=0), Y.std(axis=0)
             y_std[y_std == 0] = 1.0
     y_shift, y_scale = (y_mean, y_std) if task == "regression" else (0.0, 1.0)
 
-    def scale(A, mean, std):
-        return None if A is None else ((A - mean) / std).astype(dtype)
+    names = feature_names(columns)
+    for stats, labels in (((x_mean, x_std), names), ((y_mean, y_std), [data_cfg.target] * len(y_std))):
+        bad = ~(np.isfinite(stats[0]) & np.isfinite(stats[1]))
+        if bad.any():
+            raise DataError(f"{where}: column {labels[int(np.argmax(bad))]!r} holds values too large "
+                            "to standardise; rescale the column")
 
-    return Dataset(scale(X, x_mean, x_std), scale(Y, y_shift, y_scale),
-                   scale(X_val, x_mean, x_std), scale(Y_val, y_shift, y_scale),
-                   feature_names(columns), columns, data_cfg.target, task, classes,
+    def scale(A, mean, std, names):
+        if A is None:
+            return None
+        with np.errstate(all="ignore"):
+            return _finite(((A - mean) / std).astype(dtype), A, names, where)
+
+    y_names = [data_cfg.target] * Y.shape[1]
+    return Dataset(scale(X, x_mean, x_std, names), scale(Y, y_shift, y_scale, y_names),
+                   scale(X_val, x_mean, x_std, names), scale(Y_val, y_shift, y_scale, y_names),
+                   names, columns, data_cfg.target, task, classes,
                    x_mean, x_std, y_mean, y_std, warnings)
+
+
+def _finite(scaled, raw, names, where):
+    """``scaled``, or DataError naming the column whose values overflow the training dtype."""
+    if np.isfinite(scaled).all():
+        return scaled
+    j = int(np.argmax(~np.isfinite(scaled).all(axis=0)))
+    value = raw[np.argmax(~np.isfinite(scaled[:, j])), j]
+    raise DataError(f"{where}: column {names[j]!r} holds values such as {value:g}, too large to "
+                    f"standardise in {scaled.dtype}; rescale the column")
 
 
 def _handle_missing(df, names, policy, where, warnings):
@@ -348,16 +372,19 @@ def _feature_scaling(X, columns, standardize, warnings):
     x_mean, x_std = np.zeros(n), np.ones(n)
     if not standardize:
         return x_mean, x_std
-    j = 0
+    j, constant = 0, []
     for c in columns:
         if c["kind"] == "categorical":
             j += len(c["categories"])
             continue
         x_mean[j], std = X[:, j].mean(), X[:, j].std()
         if std == 0:
-            # Dividing by zero would give nan; a constant column passes through centred.
-            warnings.append(f"feature {c['name']!r} is constant in the training data; it is centred, not scaled")
+            constant.append(c["name"])  # dividing by 0 would give nan: pass it through centred
         else:
             x_std[j] = std
         j += 1
+    if constant:
+        names = ", ".join(repr(n) for n in constant[:5]) + (", ..." if len(constant) > 5 else "")
+        warnings.append(f"{len(constant)} feature(s) constant in the training data, centred but not "
+                        f"scaled: {names}")
     return x_mean, x_std

@@ -87,14 +87,16 @@ def make_model(config: Config, ds: Dataset, trainer, metrics) -> Model:
                  ds.y_std if ds.task == "regression" else None)
 
 
-def train(config: Config, ds: Dataset, callbacks=()):
-    """Train a model as the config says; returns (trainer, result, metrics, seconds)."""
-    trainer = build_trainer(config, ds, callbacks)
+def train(trainer, ds: Dataset):
+    """Run ``trainer`` on the dataset; returns (result, metrics, seconds).
+
+    ``metrics`` (from ``final_metrics``) is empty when the run diverged.
+    """
     start = time.perf_counter()
     result = trainer.fit(ds.X_train, ds.Y_train, ds.X_val, ds.Y_val)
     seconds = time.perf_counter() - start
     metrics = {} if result.status == "diverged" else final_metrics(trainer, ds)
-    return trainer, result, metrics, seconds
+    return result, metrics, seconds
 
 
 def write_history(path, history):
