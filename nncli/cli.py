@@ -215,6 +215,7 @@ def lr_sweep(
     if misplaced:
         other = "grid" if mode is SweepMode.range else "range"
         raise UsageError(f"{', '.join(misplaced)} applies to --mode {other} only")
+    rates = sweep.log_grid(min_lr, max_lr, 11 if num is None else num)  # checks --min/--max/--num
     cfg = load_config(config, set_ or [])
     if write_config is not None:
         check_writable(write_config, "config file")
@@ -225,7 +226,6 @@ def lr_sweep(
     progress_mode = display_mode(console, quiet or json_ or print_best)
 
     if mode is SweepMode.grid:
-        rates = sweep.log_grid(min_lr, max_lr, 11 if num is None else num)
         if ds.X_val is None and not quiet:
             _warn("the config has no validation data (data.validation: 0): judging each rate by its "
                   "training loss, which rewards overfitting")

@@ -597,8 +597,7 @@ def sweep_advice(result, config_rate: Optional[float] = None) -> list[str]:
                 f"--max {format_rate(result.runs[0].learning_rate)}."]
     lines = [f"Recommended learning rate: {format_rate(best.learning_rate)} "
              f"(best {name} {format_value(best.best_loss)}{_at_epoch(best)})."]
-    usable = [r for r in result.runs if not r.diverged and math.isfinite(r.best_loss)]
-    lowest = min(usable, key=lambda r: r.best_loss)
+    lowest = result.lowest
     if lowest is not best:
         lines.append(f"{format_rate(lowest.learning_rate)} reached {format_value(lowest.best_loss)}, "
                      f"within 1%: the smaller rate is preferred.")
@@ -632,8 +631,8 @@ def range_advice(result, config_rate: Optional[float] = None) -> list[str]:
     n = len(result.learning_rates)
     how = ("the smoothed loss exceeded 4x its minimum" if result.stopped == "exploded"
            else "the largest rate was reached")
-    lines = [f"Range test: {n} updates from {format_rate(result.learning_rates[0])} to "
-             f"{format_rate(result.learning_rates[-1])}; stopped because {how}."] if n else []
+    lines = [f"Range test: {n} updates from {result.learning_rates[0]:.3g} to "
+             f"{result.learning_rates[-1]:.3g}; stopped because {how}."] if n else []
     if result.best is None:
         lines.append("No learning rate to suggest: the smoothed loss never fell; "
                      "try a smaller --min or more --steps.")

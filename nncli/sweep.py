@@ -18,7 +18,7 @@ NumPy and the pipeline only: this module never prints.
 import math
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -115,18 +115,22 @@ def run_one(config: Config, ds, learning_rate, epochs=None) -> Run:
     )
 
 
+def near_best(runs):
+    """The runs that did not diverge whose loss is within ``TIE_TOLERANCE`` of the lowest."""
+    usable = [r for r in runs if not r.diverged and math.isfinite(r.best_loss)]
+    if not usable:
+        return []
+    lowest = min(r.best_loss for r in usable)
+    return [r for r in usable if r.best_loss <= lowest + TIE_TOLERANCE * abs(lowest)]
+
+
 def recommend(runs):
     """The run to recommend: lowest best loss among runs that did not diverge.
 
     Runs within ``TIE_TOLERANCE`` (relative) of the lowest go to the smaller rate,
     which is the safer one. None when every run diverged.
     """
-    usable = [r for r in runs if not r.diverged and math.isfinite(r.best_loss)]
-    if not usable:
-        return None
-    lowest = min(r.best_loss for r in usable)
-    return min((r for r in usable if r.best_loss <= lowest + TIE_TOLERANCE * abs(lowest)),
-               key=lambda r: r.learning_rate)
+    return min(near_best(runs), key=lambda r: r.learning_rate, default=None)
 
 
 @dataclass
@@ -136,20 +140,21 @@ class SweepResult:
     runs: list
     judged_on: str            # "val_loss", or "train_loss" without validation data
     epochs: int
-    best: Run | None = None
-    edge: str | None = None   # "low" / "high": the best is the smallest / largest rate tried
-    diverged_above: float | None = field(default=None)  # smallest rate above the best that diverged
+    best: Run | None = None    # the recommendation
+    lowest: Run | None = None  # the run with the lowest loss (best, unless a near-tie moved it)
+    edge: str | None = None    # "low" / "high": the loss was still falling at the grid's edge
 
     def __post_init__(self):
         self.runs = sorted(self.runs, key=lambda r: r.learning_rate)
         self.best = recommend(self.runs)
-        if self.best is not None and len(self.runs) > 1:
-            rates = [r.learning_rate for r in self.runs]
-            self.edge = ("low" if self.best.learning_rate == rates[0]
-                         else "high" if self.best.learning_rate == rates[-1] else None)
-            above = [r.learning_rate for r in self.runs
-                     if r.diverged and r.learning_rate > self.best.learning_rate]
-            self.diverged_above = min(above, default=None)
+        if self.best is None:
+            return
+        ties = near_best(self.runs)
+        self.lowest = min(ties, key=lambda r: r.best_loss)
+        # An edge rate with no near-tie says the loss was still falling there; one that
+        # won a near-tie says the loss is flat there, and a wider grid would not help.
+        if len(self.runs) > 1 and len(ties) == 1:
+            self.edge = "low" if ties[0] is self.runs[0] else "high" if ties[0] is self.runs[-1] else None
 
 
 def grid_sweep(config: Config, ds, learning_rates, epochs=None, jobs=1, scheduler=None, on_run=None):
@@ -338,19 +343,25 @@ class RangeTest(Callback):
 def steepest(rates, smoothed):
     """Index of the rate where the smoothed loss falls fastest per decade of rate.
 
-    As fastai's "steep" suggestion, the first tenth of the points (the moving
+    As in fastai's "steep" suggestion, the first tenth of the points (the moving
     average is still warming up) and the last five (the loss is exploding) are
-    left out. None when fewer than 3 points remain or the loss never falls.
+    left out. The slope is taken over a window of a tenth of the points (at least
+    2) rather than between neighbours, whose differences are mostly batch noise; the
+    suggestion is the middle of the steepest window. None when fewer than 3 points
+    remain or the loss never falls.
     """
     n = len(rates)
     lo, hi = n // 10, n - 5
     if hi - lo < 3:
         return None
     r, s = np.log10(np.array(rates[lo:hi])), np.array(smoothed[lo:hi])
-    slopes = np.diff(s) / np.diff(r)
-    if not np.isfinite(slopes).any() or np.nanmin(slopes) >= 0:
+    k = min(max(2, n // 10), len(r) - 1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        slopes = (s[k:] - s[:-k]) / (r[k:] - r[:-k])
+    slopes[~np.isfinite(slopes)] = np.inf
+    if slopes.min() >= 0:
         return None
-    return lo + int(np.nanargmin(slopes))
+    return lo + int(np.argmin(slopes)) + k // 2
 
 
 def range_test(config: Config, ds, min_lr, max_lr, steps=100, on_step=None) -> RangeResult:
@@ -413,8 +424,9 @@ def range_json(result: RangeResult):
 def config_with_learning_rate(config: Config, learning_rate, path) -> str:
     """YAML text of ``config`` with ``learning_rate``, to be written at ``path``.
 
-    Data paths are made relative to the folder of ``path`` (absolute if that is
-    impossible), so the new file works from wherever it is read.
+    Config paths are read relative to the config's own folder, so data paths are
+    written relative to the folder of ``path`` when the two share a folder below
+    the root (``../datasets/iris.csv``: the pair can move together), else absolute.
     """
     raw = _without_none(to_dict(config))
     raw["training"]["learning_rate"] = float(learning_rate)
@@ -422,11 +434,18 @@ def config_with_learning_rate(config: Config, learning_rate, path) -> str:
     for key in ("path", "validation"):
         value = raw["data"].get(key)
         if isinstance(value, str):
-            try:
-                raw["data"][key] = os.path.relpath(value, folder)
-            except ValueError:  # another drive on Windows
-                pass
+            raw["data"][key] = _relative_if_near(value, folder)
     return to_yaml(raw)
+
+
+def _relative_if_near(target, folder):
+    try:
+        common = os.path.commonpath([target, folder])
+    except ValueError:  # another drive on Windows
+        return target
+    if os.path.dirname(common) == common:  # only the root in common
+        return target
+    return os.path.relpath(target, folder)
 
 
 def _without_none(value):
