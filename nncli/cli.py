@@ -6,6 +6,7 @@ This is the one place where exceptions become exit codes:
 the commands so that ``nncli --help`` starts fast.
 """
 
+import contextlib
 import functools
 import json
 import os
@@ -234,7 +235,8 @@ def lr_sweep(
         title = (f"lr-sweep {config}: {len(rates)} rates from {format_rate(rates[0])} to "
                  f"{format_rate(rates[-1])}, {epochs or cfg.training.epochs} epochs each, {where}")
         judged_on = "val_loss" if ds.X_val is not None else "train_loss"
-        with SweepProgress(console, mode=progress_mode, total=len(rates), title=title) as progress:
+        with _sigterm_as_interrupt(), \
+                SweepProgress(console, mode=progress_mode, total=len(rates), title=title) as progress:
             done = []
 
             def on_run(run):
@@ -250,7 +252,8 @@ def lr_sweep(
         n_steps = 100 if steps is None else steps
         title = (f"lr-sweep {config}: range test, {n_steps} updates from {format_rate(min_lr)} "
                  f"to {format_rate(max_lr)}")
-        with SweepProgress(console, mode=progress_mode, total=n_steps, unit="updates", title=title) as progress:
+        with _sigterm_as_interrupt(), \
+                SweepProgress(console, mode=progress_mode, total=n_steps, unit="updates", title=title) as progress:
             result = sweep.range_test(cfg, ds, min_lr, max_lr, n_steps, on_step=lambda step: progress.advance())
         best, data = result.best, sweep.range_json(result)
         failure = "the range test found no rate where the loss falls; try a smaller --min or more --steps"
@@ -280,6 +283,21 @@ def _cores():
         return len(os.sched_getaffinity(0))  # the cores this process may use
     except AttributeError:  # not on every platform
         return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Let SIGTERM stop a sweep as Ctrl-C does: workers ended, exit code 130."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _render_sweep_result(result, mode, config_rate):

@@ -440,7 +440,7 @@ DISPLAYS = {"live": LiveDisplay, "plain": PlainDisplay, "quiet": QuietDisplay}
 
 
 # --- learning-rate sweeps -------------------------------------------------------------
-BEST_STYLE = "bold green"
+BEST_STYLE, DIVERGED_STYLE = "bold green", "red"
 
 
 class SweepProgress:
@@ -555,30 +555,35 @@ def sweep_table(result) -> Table:
     return table
 
 
-def _marker(name: str, x: float, ys: list) -> tuple:
-    """A vertical line at ``x`` spanning ``ys``: marks the chosen rate on the chart."""
+def _markers(name: str, at: list, ys: list) -> tuple:
+    """Vertical lines at the rates ``at``, spanning ``ys``: a series that marks rates."""
     finite = [y for y in ys if y is not None and math.isfinite(y)]
-    return (name, [x, x], [min(finite), max(finite)]) if finite else (name, [], [])
+    xs, heights = [], []
+    for x in at if finite else []:
+        xs += [x, x, None]  # None breaks the line between two markers
+        heights += [min(finite), max(finite), None]
+    return name, xs, heights
 
 
 def sweep_chart(result, width: int = 72, height: int = 10) -> Text:
-    """The judged loss of the runs that did not diverge against the learning rate (log x)."""
+    """The judged loss against the learning rate (log x) for the runs that did not
+    diverge, with the recommended rate and the diverged rates marked."""
     kept = [r for r in result.runs if not r.diverged]
     xs, ys = [r.learning_rate for r in kept], [r.best_loss for r in kept]
-    return _rate_chart(_loss_name(result.judged_on), xs, ys,
-                       result.best.learning_rate if result.best else None, "recommended", width, height)
+    marks = [("recommended", [result.best.learning_rate] if result.best else [], BEST_STYLE),
+             ("diverged", [r.learning_rate for r in result.runs if r.diverged], DIVERGED_STYLE)]
+    return _rate_chart(_loss_name(result.judged_on), xs, ys, marks, width, height)
 
 
-def _rate_chart(name, xs, ys, mark, mark_name, width, height) -> Text:
-    series = [(name, xs, ys)]
-    if mark is not None:
-        series.append(_marker(mark_name, mark, ys))
+def _rate_chart(name, xs, ys, marks, width, height) -> Text:
+    series = [(name, xs, ys)] + [_markers(label, at, ys) for label, at, _ in marks if at]
+    styles = (VAL_STYLE,) + tuple(style for _, at, style in marks if at)
     finite = [y for y in ys if y is not None and math.isfinite(y)]
     logy = bool(finite) and min(finite) > 0
     rows = line_chart_cells(series, width=width, height=height, logx=True, logy=logy,
                             x_label="learning rate (log scale)",
                             y_label=f"{name}{' (log scale)' if logy else ''}")
-    return cells_to_text(rows, (VAL_STYLE, BEST_STYLE))
+    return cells_to_text(rows, styles)
 
 
 def sweep_advice(result, config_rate: Optional[float] = None) -> list[str]:
@@ -648,7 +653,8 @@ def range_advice(result, config_rate: Optional[float] = None) -> list[str]:
 
 def render_range(console: Console, result, config_rate: Optional[float] = None) -> None:
     """Print a range test: the smoothed loss against the rate and the suggestion."""
+    marks = [("suggested", [result.best] if result.best is not None else [], BEST_STYLE)]
     console.print(_rate_chart("smoothed training loss", result.learning_rates, result.smoothed,
-                              result.best, "suggested", min(console.width, 100), 12))
+                              marks, min(console.width, 100), 12))
     for line in range_advice(result, config_rate):
         console.print(line, markup=False, highlight=False, soft_wrap=True)

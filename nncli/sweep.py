@@ -245,7 +245,6 @@ def _run_pool(jobs, config, ds, learning_rates, epochs, on_run):
             on_run(runs[-1])
     except BaseException:
         # Ctrl-C or a failed run: do not wait for the runs still going.
-        pool.shutdown(wait=False, cancel_futures=True)
         _terminate(pool)
         raise
     pool.shutdown()
@@ -257,7 +256,10 @@ def _terminate(pool):
     if terminate is not None:
         terminate()
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    # Before shutdown(), which forgets the processes.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
         process.terminate()
 
 
