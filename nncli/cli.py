@@ -177,21 +177,21 @@ def lr_sweep(
                                             "range: one run with a rate rising every update.")] = SweepMode.grid,
     min_lr: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = 1e-5,
     max_lr: Annotated[float, typer.Option("--max", help="Largest learning rate.")] = 1.0,
-    num: Annotated[Optional[int], typer.Option("--num", help="grid: number of rates, log-spaced.  "
-                                               "[default: 11]", show_default=False)] = None,
+    num: Annotated[Optional[int], typer.Option("--num", help="grid: number of rates, log-spaced "
+                                               "(default 11).", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="grid: epochs per run "
-                                                  "[default: the config's]", show_default=False)] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="range: number of updates.  "
-                                                 "[default: 100]", show_default=False)] = None,
+                                                  "(default: the config's).", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="range: number of updates "
+                                                 "(default 100).", show_default=False)] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="grid: worker processes "
-                                                "[default: the number of cores]", show_default=False)] = None,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS",
-                                                     help="grid: run on this Dask scheduler, "
-                                                     "e.g. tcp://10.0.0.5:8786 (needs nncli[dask]).")] = None,
+                                                "(default: the number of cores).", show_default=False)] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", metavar="ADDRESS", help="grid: run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(needs: pip install 'nncli\\[dask]').")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
     print_best: Annotated[bool, typer.Option("--print-best", help="Print only the best rate on stdout.")] = False,
-    write_config: Annotated[Optional[Path], typer.Option("--write-config", metavar="PATH",
-                                                         help="Write a copy of the config with the best rate.")] = None,
+    write_config: Annotated[Optional[Path], typer.Option(
+        "--write-config", metavar="PATH", help="Write a copy of the config with the best rate.")] = None,
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.")] = False,
 ):
@@ -204,7 +204,7 @@ def lr_sweep(
     """
     from nncli import pipeline, sweep
     from nncli.config import load_config
-    from nncli.display import SweepProgress, display_mode, format_rate, sweep_run_line
+    from nncli.display import display_mode, format_rate
     from nncli.errors import UsageError
     from nncli.fileio import atomic_write, check_writable
 
@@ -226,38 +226,14 @@ def lr_sweep(
     console = _stderr_console()
     progress_mode = display_mode(console, quiet or json_ or print_best)
 
-    if mode is SweepMode.grid:
-        if ds.X_val is None and not quiet:
-            _warn("the config has no validation data (data.validation: 0): judging each rate by its "
-                  "training loss, which rewards overfitting")
-        jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
-        where = f"on Dask scheduler {scheduler}" if scheduler else f"{jobs} process{'es' * (jobs > 1)}"
-        title = (f"lr-sweep {config}: {len(rates)} rates from {format_rate(rates[0])} to "
-                 f"{format_rate(rates[-1])}, {epochs or cfg.training.epochs} epochs each, {where}")
-        judged_on = "val_loss" if ds.X_val is not None else "train_loss"
-        with _sigterm_as_interrupt(), \
-                SweepProgress(console, mode=progress_mode, total=len(rates), title=title) as progress:
-            done = []
-
-            def on_run(run):
-                done.append(run)
-                progress.advance(sweep_run_line(run, judged_on, len(done), len(rates)))
-
-            result = sweep.grid_sweep(cfg, ds, rates, epochs, jobs=jobs, scheduler=scheduler, on_run=on_run)
-        best = None if result.best is None else result.best.learning_rate
-        data = sweep.grid_json(result)
-        failure = f"every learning rate diverged; try smaller ones, e.g. --min {format_rate(rates[0] / 1000)}"
-        detail = f"best {result.judged_on} {result.best.best_loss:.6g}" if result.best else ""
-    else:
-        n_steps = 100 if steps is None else steps
-        title = (f"lr-sweep {config}: range test, {n_steps} updates from {format_rate(min_lr)} "
-                 f"to {format_rate(max_lr)}")
-        with _sigterm_as_interrupt(), \
-                SweepProgress(console, mode=progress_mode, total=n_steps, unit="updates", title=title) as progress:
-            result = sweep.range_test(cfg, ds, min_lr, max_lr, n_steps, on_step=lambda step: progress.advance())
-        best, data = result.best, sweep.range_json(result)
-        failure = "the range test found no rate where the loss falls; try a smaller --min or more --steps"
-        detail = "steepest descent of the range test's smoothed loss"
+    with _sigterm_as_interrupt():
+        if mode is SweepMode.grid:
+            jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
+            result, best, data, failure, detail = _grid_sweep(
+                cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet)
+        else:
+            result, best, data, failure, detail = _range_test(
+                cfg, ds, config, min_lr, max_lr, 100 if steps is None else steps, console, progress_mode)
 
     if json_:
         print(json.dumps(data, allow_nan=False))
@@ -276,6 +252,45 @@ def lr_sweep(
             f.write(text)
         if not quiet:
             typer.echo(f"wrote {write_config} (training.learning_rate: {format_rate(best)})", err=True)
+
+
+def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet):
+    """Run the grid with progress on stderr; returns (result, best rate, JSON data, failure, detail)."""
+    from nncli import sweep
+    from nncli.display import SweepProgress, format_rate, sweep_run_line
+
+    if ds.X_val is None and not quiet:
+        _warn("the config has no validation data (data.validation: 0): judging each rate by its "
+              "training loss, which rewards overfitting")
+    where = f"on Dask scheduler {scheduler}" if scheduler else f"{jobs} process{'es' * (jobs > 1)}"
+    title = (f"lr-sweep {config}: {len(rates)} rates from {format_rate(rates[0])} to "
+             f"{format_rate(rates[-1])}, {epochs or cfg.training.epochs} epochs each, {where}")
+    judged_on = "val_loss" if ds.X_val is not None else "train_loss"
+    with SweepProgress(console, mode=progress_mode, total=len(rates), title=title) as progress:
+        done = []
+
+        def on_run(run):
+            done.append(run)
+            progress.advance(sweep_run_line(run, judged_on, len(done), len(rates)))
+
+        result = sweep.grid_sweep(cfg, ds, rates, epochs, jobs=jobs, scheduler=scheduler, on_run=on_run)
+    best = result.best
+    return (result, None if best is None else best.learning_rate, sweep.grid_json(result),
+            f"every learning rate diverged; try smaller ones, e.g. --min {format_rate(rates[0] / 1000)}",
+            f"best {result.judged_on} {best.best_loss:.6g}" if best else "")
+
+
+def _range_test(cfg, ds, config, min_lr, max_lr, steps, console, progress_mode):
+    """Run the range test with progress on stderr; returns as :func:`_grid_sweep`."""
+    from nncli import sweep
+    from nncli.display import SweepProgress, format_rate
+
+    title = f"lr-sweep {config}: range test, {steps} updates from {format_rate(min_lr)} to {format_rate(max_lr)}"
+    with SweepProgress(console, mode=progress_mode, total=steps, unit="updates", title=title) as progress:
+        result = sweep.range_test(cfg, ds, min_lr, max_lr, steps, on_step=lambda step: progress.advance())
+    return (result, result.best, sweep.range_json(result),
+            "the range test found no rate where the loss falls; try a smaller --min or more --steps",
+            "steepest descent of the range test's smoothed loss")
 
 
 def _cores():
