@@ -168,7 +168,9 @@ def grid_sweep(config: Config, ds, learning_rates, epochs=None, jobs=1, schedule
     epochs : int, optional
         Epochs per run (default: the config's).
     jobs : int
-        Worker processes on this machine (1: run here, one after the other).
+        Worker processes on this machine (1: run here, one after the other). They
+        start by re-importing the main module, so a script that calls this with
+        ``jobs > 1`` needs the usual ``if __name__ == "__main__":`` guard.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:port``); overrides ``jobs``.
     on_run : callable (Run) -> None, optional
