@@ -60,8 +60,8 @@ def build_trainer(config: Config, ds: Dataset, callbacks=(), learning_rate=None,
         monitor = "val_loss" if ds.X_val is not None else "train_loss"
         callbacks.insert(0, EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta, monitor))
     return Trainer(
-        network, loss, get_optimizer(t.optimizer, learning_rate or t.learning_rate),
-        epochs=epochs or t.epochs, batch_size=None if t.batch_size == "full" else t.batch_size,
+        network, loss, get_optimizer(t.optimizer, t.learning_rate if learning_rate is None else learning_rate),
+        epochs=t.epochs if epochs is None else epochs, batch_size=None if t.batch_size == "full" else t.batch_size,
         rng=train_rng, callbacks=callbacks, task=ds.task,
         metric_fn=metric_function(ds.task, ds.y_mean, ds.y_std),
     )
