@@ -111,6 +111,10 @@ def read_csv(path, text_columns=(), **kwargs):
         raise DataError(f"{path} could not be parsed as CSV: {str(exc).strip().splitlines()[0]}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: expected a header row of column names") from None
+    if not isinstance(df.index, pd.RangeIndex):
+        # pandas takes a first data row with one field too many as a sign of an index column.
+        raise DataError(f"{path}: line 2 has more fields than the header's {len(df.columns)}; "
+                        "check the delimiter and the quoting")
     return df
 
 

@@ -63,12 +63,7 @@ class Counts:
 # --- the model ----------------------------------------------------------------------
 def open_model(path):
     """load_model, plus the checks predict needs; ModelFileError says what is wrong."""
-    try:
-        model = load_model(path)
-    except MemoryError:
-        # A crafted header can declare an array of terabytes; that is a bad file, not a crash.
-        raise ModelFileError(f"{path} declares arrays too large to load; it is damaged or "
-                             "not an nncli model") from None
+    model = load_model(path)
     if model.meta["task"] == "regression" and model.network.sizes[-1] != 1:
         raise ModelFileError(f"{path}: a regression model must have one output unit, "
                              f"not {model.network.sizes[-1]}")

@@ -51,6 +51,8 @@ CASES = [
     ("one class", "x,y\n1,a\n2,a\n3,a\n4,a\n5,a\n", BINARY, "has only one class (a)"),
     ("three classes for bce", "x,y\n1,a\n2,b\n3,c\n4,a\n5,b\n", BINARY, "exactly two values"),
     ("too few rows", "x,y\n1,2\n", REGRESSION, "too few to hold out a validation fraction"),
+    ("extra field in first row", "x1,y\n,,0\n1,2\n", REGRESSION, "line 2 has more fields than the header's 2"),
+    ("extra field later", GOOD.replace("\n5,2,1\n", "\n5,2,1,9\n"), REGRESSION, "could not be parsed as CSV"),
 ]
 
 

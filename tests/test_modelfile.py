@@ -133,7 +133,11 @@ def craft(case, good, folder):
         message = "2 classes do not fit an output layer of 3 unit(s)"
     elif case == "huge array header":
         path.write_bytes(huge_header(arrays))
-        return path, "too large to load", None
+        return path, "declares shape (10000000, 1000000) but the file holds less data", None
+    elif case == "zip bomb":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("W1.npy", b"\0" * 200 * 2**20)  # 200 MiB of zeros in ~200 KiB
+        return path, "expands to 200 MiB", None
     else:
         raise AssertionError(case)
     with open(path, "wb") as f:
@@ -144,7 +148,8 @@ def craft(case, good, folder):
 CASES = ["text file", "random zip-like bytes", "truncated", "missing", "directory", "object array as meta",
          "object array as weights", "no meta", "other format", "unknown version", "meta not JSON",
          "meta not a string", "meta lacks keys", "bad layers", "wrong shape", "integer weights",
-         "non-finite weights", "missing weights", "extra weights", "classes do not fit", "huge array header"]
+         "non-finite weights", "missing weights", "extra weights", "classes do not fit", "huge array header",
+         "zip bomb"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
