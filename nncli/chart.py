@@ -219,11 +219,6 @@ def line_chart(
     str
         The chart without trailing spaces, or ``"(no data yet)"`` when no
         point is drawable.
-
-    Examples
-    --------
-    >>> print(line_chart([("loss", [1, 2, 3], [0.9, 0.5, 0.4])], width=30, height=4))
-    ... # doctest: +SKIP
     """
     rows = line_chart_cells(series, width, height, logx, logy, x_label, y_label)
     return "\n".join("".join(ch for ch, _ in row).rstrip() for row in rows)

@@ -205,6 +205,7 @@ def _format_error(err):
     if kind == "missing":
         return f"{path} is required but missing"
     msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    msg = msg.replace("Input should be", "must be")
     got = "" if kind in ("value_error",) else f" (got {err['input']!r})"
     return f"{path}: {msg}{got}" if path else f"{msg}"
 

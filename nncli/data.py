@@ -7,6 +7,9 @@ in natural order. Line numbers in messages count the header as line 1.
 
 import csv
 import io
+import re
+import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +55,8 @@ def check_readable(path, what="data file"):
     """Raise DataError unless ``path`` is an existing, readable, non-binary file."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{what} {path} does not exist")
+        raise DataError(f"{what} {path} does not exist; check the path (relative paths in a config "
+                        "are relative to the config file)")
     if path.is_dir():
         raise DataError(f"{what} {path} is a directory, not a CSV file")
     try:
@@ -107,6 +111,10 @@ def read_csv(path, text_columns=(), **kwargs):
         raise DataError(f"{path} could not be parsed as CSV: {str(exc).strip().splitlines()[0]}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: expected a header row of column names") from None
+    if not isinstance(df.index, pd.RangeIndex):
+        # pandas takes a first data row with one field too many as a sign of an index column.
+        raise DataError(f"{path}: line 2 has more fields than the header's {len(df.columns)}; "
+                        "check the delimiter and the quoting")
     return df
 
 
@@ -298,22 +306,45 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     elif data_cfg.validation > 0:
         X, Y, X_val, Y_val = _split(X, Y, data_cfg.validation, rng or np.random.default_rng(seed), where)
 
-    x_mean, x_std = _feature_scaling(X, columns, data_cfg.standardize, warnings)
+    with np.errstate(all="ignore"):  # overflowing statistics are caught by _finite below
+        x_mean, x_std = _feature_scaling(X, columns, data_cfg.standardize, warnings)
     y_mean, y_std = np.zeros(0), np.ones(0)  # classification: no target scaling
     if task == "regression":
         y_mean, y_std = np.zeros(1), np.ones(1)
         if data_cfg.standardize_target:
-            y_mean, y_std = Y.mean(axis=0), Y.std(axis=0)
+            with np.errstate(all="ignore"):
+                y_mean, y_std = Y.mean(axis=0), Y.std(axis=0)
             y_std[y_std == 0] = 1.0
     y_shift, y_scale = (y_mean, y_std) if task == "regression" else (0.0, 1.0)
 
-    def scale(A, mean, std):
-        return None if A is None else ((A - mean) / std).astype(dtype)
+    names = feature_names(columns)
+    for stats, labels in (((x_mean, x_std), names), ((y_mean, y_std), [data_cfg.target] * len(y_std))):
+        bad = ~(np.isfinite(stats[0]) & np.isfinite(stats[1]))
+        if bad.any():
+            raise DataError(f"{where}: column {labels[int(np.argmax(bad))]!r} holds values too large "
+                            "to standardise; rescale the column")
 
-    return Dataset(scale(X, x_mean, x_std), scale(Y, y_shift, y_scale),
-                   scale(X_val, x_mean, x_std), scale(Y_val, y_shift, y_scale),
-                   feature_names(columns), columns, data_cfg.target, task, classes,
+    def scale(A, mean, std, names):
+        if A is None:
+            return None
+        with np.errstate(all="ignore"):
+            return _finite(((A - mean) / std).astype(dtype), A, names, where)
+
+    y_names = [data_cfg.target] * Y.shape[1]
+    return Dataset(scale(X, x_mean, x_std, names), scale(Y, y_shift, y_scale, y_names),
+                   scale(X_val, x_mean, x_std, names), scale(Y_val, y_shift, y_scale, y_names),
+                   names, columns, data_cfg.target, task, classes,
                    x_mean, x_std, y_mean, y_std, warnings)
+
+
+def _finite(scaled, raw, names, where):
+    """``scaled``, or DataError naming the column whose values overflow the training dtype."""
+    if np.isfinite(scaled).all():
+        return scaled
+    j = int(np.argmax(~np.isfinite(scaled).all(axis=0)))
+    value = raw[np.argmax(~np.isfinite(scaled[:, j])), j]
+    raise DataError(f"{where}: column {names[j]!r} holds values such as {value:g}, too large to "
+                    f"standardise in {scaled.dtype}; rescale the column")
 
 
 def _handle_missing(df, names, policy, where, warnings):
@@ -348,16 +379,247 @@ def _feature_scaling(X, columns, standardize, warnings):
     x_mean, x_std = np.zeros(n), np.ones(n)
     if not standardize:
         return x_mean, x_std
-    j = 0
+    j, constant = 0, []
     for c in columns:
         if c["kind"] == "categorical":
             j += len(c["categories"])
             continue
         x_mean[j], std = X[:, j].mean(), X[:, j].std()
         if std == 0:
-            # Dividing by zero would give nan; a constant column passes through centred.
-            warnings.append(f"feature {c['name']!r} is constant in the training data; it is centred, not scaled")
+            constant.append(c["name"])  # dividing by 0 would give nan: pass it through centred
         else:
             x_std[j] = std
         j += 1
+    if constant:
+        names = ", ".join(repr(n) for n in constant[:5]) + (", ..." if len(constant) > 5 else "")
+        warnings.append(f"{len(constant)} feature(s) constant in the training data, centred but not "
+                        f"scaled: {names}")
     return x_mean, x_std
+
+
+# --- reading in chunks (predict, evaluate) ------------------------------------------
+# pandas' default missing-value strings. Training reads with these (keep_default_na), so
+# predict and evaluate treat the same cells as missing in the columns a model uses.
+NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+              "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+CHUNK_SIZE = 50_000
+
+
+class _Prefixed(io.RawIOBase):
+    """A binary stream that returns ``head`` first, then the rest of ``stream``."""
+
+    def __init__(self, head, stream):
+        self._head, self._stream = head, stream
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        data = self._stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class ChunkedCsv:
+    """A CSV file (a path, or ``-`` for stdin) read in chunks of rows.
+
+    The header is read and checked on opening. ``chunks`` yields DataFrames whose index
+    is the row number counted from 0, so a row's line in the file is ``index + 2``.
+    Use as a context manager to close the file.
+    """
+
+    def __init__(self, source):
+        source = str(source)
+        self.where = "stdin" if source == "-" else source
+        if source == "-":
+            binary, self._file = sys.stdin.buffer, None
+        else:
+            check_readable(source)
+            binary = self._file = open(source, "rb")
+        try:
+            self.header = self._open_text(binary)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _open_text(self, binary):
+        """Check that ``binary`` holds text, wrap it as text, and return its checked header."""
+        head = binary.read(8192)
+        check_text(head, self.where)
+        # utf-8-sig drops the byte-order mark that spreadsheet programs write.
+        self._text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, binary)),
+                                      encoding="utf-8-sig", newline="")
+        try:
+            header = next(csv.reader([self._text.readline()]), [])
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DataError(f"{self.where}: cannot read the header row ({exc})") from None
+        check_header(header, self.where)
+        return header
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._file is not None:
+            self._file.close()
+
+    def require(self, names, role):
+        """Raise DataError naming the first of ``names`` missing from the header."""
+        require_columns(pd.DataFrame(columns=self.header), names, self.where, role)
+
+    def chunks(self, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE):
+        """Yield DataFrames of at most ``chunksize`` rows.
+
+        ``text_columns`` are kept as strings, as spelled. Missing values (pandas' default
+        strings: empty, NA, nan, ...) are recognised in ``na_columns`` only, so that other
+        columns are copied through exactly as they are written. Every column is parsed,
+        even unused ones, so that a row with too many fields is an error naming its line
+        (it usually means an unquoted comma has shifted the values).
+        """
+        try:
+            reader = pd.read_csv(
+                self._text, names=self.header, header=None, index_col=False,
+                dtype={c: str for c in text_columns}, keep_default_na=False,
+                na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
+            while True:
+                with warnings.catch_warnings():
+                    # Text among numbers is found and reported by encode_chunk, with its line.
+                    warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+                    df = next(reader, None)
+                if df is None:
+                    return
+                yield df
+        except pd.errors.ParserError as exc:
+            raise DataError(f"{self.where} could not be parsed as CSV: {_parser_message(exc)}") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{self.where} is not UTF-8 text ({exc.reason}); save it as UTF-8 CSV") from None
+
+
+def _parser_message(exc):
+    """pandas' message with its counts turned into line numbers of the file."""
+    message = str(exc).strip().splitlines()[0].removeprefix("Error tokenizing data. C error: ")
+    # pandas counts lines from 1 and rows from 0, both after the header, which it never saw.
+    message = re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + 1}", message)
+    return re.sub(r"\brow (\d+)", lambda m: f"line {int(m.group(1)) + 2}", message)
+
+
+@dataclass
+class Chunk:
+    """One chunk of rows, checked and encoded for a model.
+
+    X : ndarray of shape (n_kept, n_features), float64, not yet standardised
+    y : target of the kept rows: float64 values, or class indices (None without a target)
+    kept : bool ndarray of shape (n_rows,), False for rows left out (``missing="drop"``)
+    lines : int ndarray of shape (n_kept,), the line of each kept row in the file
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    kept: np.ndarray
+    lines: np.ndarray
+    n_missing: int = 0        # rows left out for a missing value
+    n_not_numeric: int = 0    # rows left out for a non-numeric or infinite number
+    n_unknown: int = 0        # unseen categories encoded as all zeros
+
+
+def encode_chunk(df, columns, where, missing="error", unknown="error", target=None):
+    """Check and encode the feature (and target) columns of one chunk of rows.
+
+    Parameters
+    ----------
+    df : DataFrame from ``ChunkedCsv.chunks`` (index = row number from 0)
+    columns : list of {"name", "kind", "categories"} as stored in the model file
+    missing : "error", or "drop" to leave out rows with a missing or non-numeric value
+    unknown : "error", or "ignore" to encode an unseen category as all zeros
+    target : optional {"name", "kind": "numeric" | "label", "categories"}; an unseen
+        label is always an error
+
+    Returns
+    -------
+    Chunk
+    """
+    specs = list(columns) + ([target] if target else [])
+    scans = [_scan(df[s["name"]], s) for s in specs]
+    m = len(df)
+    missing_rows, number_rows = np.zeros(m, bool), np.zeros(m, bool)
+    for spec, (_, miss, bad) in zip(specs, scans):
+        missing_rows |= miss
+        if spec["kind"] == "numeric":
+            number_rows |= bad
+    dropped = missing_rows | number_rows if missing == "drop" else np.zeros(m, bool)
+    kept = ~dropped
+    _raise_first_problem(df, specs, scans, kept, missing, unknown, where)
+
+    X = np.empty((int(kept.sum()), len(feature_names(columns))))
+    j, n_unknown = 0, 0
+    for spec, (values, _, bad) in zip(columns, scans):
+        values = values[kept]
+        if spec["kind"] == "numeric":
+            X[:, j] = values
+            j += 1
+        else:
+            k = len(spec["categories"])
+            X[:, j:j + k] = values[:, None] == np.arange(k)  # code -1 (unseen): all zeros
+            n_unknown += int(bad[kept].sum())
+            j += k
+    y = scans[-1][0][kept] if target else None
+    return Chunk(X, y, kept, df.index.to_numpy()[kept] + 2, int((missing_rows & dropped).sum()),
+                 int((number_rows & ~missing_rows & dropped).sum()), n_unknown)
+
+
+def _scan(col, spec):
+    """(values, missing, bad) of one column: float64 numbers or category codes (-1: unseen)."""
+    missing = col.isna().to_numpy()
+    if spec["kind"] == "numeric":
+        numbers = col if pd.api.types.is_numeric_dtype(col) else pd.to_numeric(col, errors="coerce")
+        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values, missing, ~missing & ~np.isfinite(values)
+    codes = pd.Index(spec["categories"], dtype=object).get_indexer(col.astype(object))
+    return codes, missing, ~missing & (codes < 0)
+
+
+def _raise_first_problem(df, specs, scans, kept, missing, unknown, where):
+    """Raise DataError for the problem on the earliest line (then the leftmost column)."""
+    first = None
+    for order, (spec, (_, miss, bad)) in enumerate(zip(specs, scans)):
+        kinds = [("missing", miss)] if missing == "error" else []
+        if spec["kind"] == "numeric":
+            kinds += [("number", bad)] if missing == "error" else []
+        elif spec["kind"] == "label" or unknown == "error":
+            kinds.append((spec["kind"], bad & kept))  # rows left out are not checked
+        for kind, mask in kinds:
+            if mask.any():
+                pos = int(np.argmax(mask))
+                if first is None or (pos, order) < first[:2]:
+                    first = (pos, order, kind, spec)
+    if first is None:
+        return
+    pos, _, kind, spec = first
+    name, line, value = spec["name"], int(df.index[pos]) + 2, df[spec["name"]].iloc[pos]
+    drop_hint = "or use --missing drop to leave such rows out"
+    if kind == "missing":
+        raise DataError(f"{where}: column {name!r} has a missing value on line {line}; fill it in, {drop_hint}")
+    if kind == "number":
+        what = "must hold finite numbers" if np.isinf(scans[first[1]][0][pos]) else "must be numeric"
+        raise DataError(f"{where}: column {name!r} {what}, but line {line} holds {str(value)!r}; "
+                        f"fix that value, {drop_hint}")
+    known = _shorten(spec["categories"])
+    if kind == "categorical":
+        raise DataError(f"{where}: column {name!r} has value {value!r} on line {line}, a category not "
+                        f"seen in training (known: {known}); use --unknown ignore to encode it as all zeros")
+    raise DataError(f"{where}: target {name!r} has class {value!r} on line {line}, "
+                    f"not among the training classes ({known})")
+
+
+def _shorten(values, limit=10):
+    shown = ", ".join(map(str, values[:limit]))
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def column_text(df, name, kept):
+    """The kept rows of a column as strings, as spelled in the file ('' for an absent value)."""
+    return df[name].to_numpy(dtype=object, na_value="")[kept].tolist()

@@ -437,3 +437,362 @@ def render_summary(console: Console, summary: dict) -> None:
 
 
 DISPLAYS = {"live": LiveDisplay, "plain": PlainDisplay, "quiet": QuietDisplay}
+
+
+# --- learning-rate sweeps -------------------------------------------------------------
+BEST_STYLE, DIVERGED_STYLE = "bold green", "red"
+
+
+class SweepProgress:
+    """Progress of a sweep on stderr: a bar of runs done on a terminal, a line per run.
+
+    Parameters
+    ----------
+    console : rich.console.Console
+    mode : {"live", "plain", "quiet"}
+        See :func:`display_mode`.
+    total : int
+        Number of steps (runs of a grid, updates of a range test).
+    unit : str
+        Shown after the count, e.g. ``"runs"``.
+    title : str
+        Printed first, in live and plain mode.
+    clock : callable
+        Live mode only: returns seconds; replace it in tests.
+    """
+
+    def __init__(self, console: Console, *, mode: str, total: int, unit: str = "runs",
+                 title: str = "", clock: Callable[[], float] = time.monotonic) -> None:
+        self.console, self.mode, self.total = console, mode, total
+        self._progress: Optional[Progress] = None
+        if mode == "quiet":
+            return
+        if title:
+            self.say(title)
+        if mode == "live":
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn(unit), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                console=console, get_time=clock, transient=True,
+            )
+            self._task = self._progress.add_task("lr-sweep", total=total)
+            self._progress.start()
+
+    def __enter__(self) -> "SweepProgress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def advance(self, line: Optional[str] = None) -> None:
+        """One more step done; ``line`` (if any) is printed above the bar."""
+        if line is not None:
+            self.say(line)
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def say(self, line: str) -> None:
+        """Print a line (nothing in quiet mode)."""
+        if self.mode != "quiet":
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        """Remove the bar; safe to call more than once."""
+        if self._progress is not None:
+            progress, self._progress = self._progress, None
+            progress.stop()
+
+
+def _loss_name(judged_on: str) -> str:
+    return "validation loss" if judged_on == "val_loss" else "training loss"
+
+
+def _at_epoch(run) -> str:
+    return f" at epoch {run.best_epoch}" if run.best_epoch is not None else ""
+
+
+def format_rate(rate: float) -> str:
+    """A learning rate as typed on a command line: ``0.001``, ``3.16e-05``."""
+    return f"{rate:.12g}"
+
+
+def sweep_run_line(run, judged_on: str, done: int, total: int) -> str:
+    """One line about a finished grid run, for the progress output."""
+    head = f"[{done:>{len(str(total))}}/{total}] lr {format_rate(run.learning_rate)}: "
+    if run.diverged:
+        return head + f"diverged at epoch {run.diverged_epoch}"
+    return head + f"best {_loss_name(judged_on)} {format_value(run.best_loss)}{_at_epoch(run)}"
+
+
+def sweep_table(result) -> Table:
+    """The grid sweep as a table, one row per learning rate, the recommended one marked.
+
+    Parameters
+    ----------
+    result : nncli.sweep.SweepResult
+
+    Returns
+    -------
+    rich.table.Table
+    """
+    judged = "Best val loss" if result.judged_on == "val_loss" else "Best train loss"
+    table = Table(title=f"Learning-rate sweep ({result.epochs} epochs per run)")
+    table.add_column("Learning rate", justify="right")
+    table.add_column("Final train loss", justify="right", style=TRAIN_STYLE)
+    table.add_column(judged, justify="right", style=VAL_STYLE if result.judged_on == "val_loss" else TRAIN_STYLE)
+    table.add_column("Best epoch", justify="right")
+    table.add_column("Diverged")
+    for run in result.runs:
+        is_best = run is result.best
+        table.add_row(
+            format_rate(run.learning_rate) + (" ◀" if is_best else ""),
+            format_value(run.train_loss),
+            format_value(run.best_loss),
+            "-" if run.best_epoch is None else str(run.best_epoch),
+            f"at epoch {run.diverged_epoch}" if run.diverged else "no",
+            style=BEST_STYLE if is_best else None,
+        )
+    return table
+
+
+def _markers(name: str, at: list, ys: list) -> tuple:
+    """Vertical lines at the rates ``at``, spanning ``ys``: a series that marks rates."""
+    finite = [y for y in ys if y is not None and math.isfinite(y)]
+    xs, heights = [], []
+    for x in at if finite else []:
+        xs += [x, x, None]  # None breaks the line between two markers
+        heights += [min(finite), max(finite), None]
+    return name, xs, heights
+
+
+def sweep_chart(result, width: int = 72, height: int = 10) -> Text:
+    """The judged loss against the learning rate (log x) for the runs that did not
+    diverge, with the recommended rate and the diverged rates marked."""
+    kept = [r for r in result.runs if not r.diverged]
+    xs, ys = [r.learning_rate for r in kept], [r.best_loss for r in kept]
+    marks = [("recommended", [result.best.learning_rate] if result.best else [], BEST_STYLE),
+             ("diverged", [r.learning_rate for r in result.runs if r.diverged], DIVERGED_STYLE)]
+    return _rate_chart(_loss_name(result.judged_on), xs, ys, marks, width, height)
+
+
+def _rate_chart(name, xs, ys, marks, width, height) -> Text:
+    series = [(name, xs, ys)] + [_markers(label, at, ys) for label, at, _ in marks if at]
+    styles = (VAL_STYLE,) + tuple(style for _, at, style in marks if at)
+    finite = [y for y in ys if y is not None and math.isfinite(y)]
+    logy = bool(finite) and min(finite) > 0
+    rows = line_chart_cells(series, width=width, height=height, logx=True, logy=logy,
+                            x_label="learning rate (log scale)",
+                            y_label=f"{name}{' (log scale)' if logy else ''}")
+    return cells_to_text(rows, styles)
+
+
+def sweep_advice(result, config_rate: Optional[float] = None) -> list[str]:
+    """The recommendation as sentences; the first line names the rate.
+
+    Parameters
+    ----------
+    result : nncli.sweep.SweepResult
+    config_rate : float, optional
+        The learning rate the config uses, for comparison.
+    """
+    best, name = result.best, _loss_name(result.judged_on)
+    if best is None:
+        return [f"Every learning rate diverged; try smaller ones, e.g. "
+                f"--min {format_rate(result.runs[0].learning_rate / 1000)} "
+                f"--max {format_rate(result.runs[0].learning_rate)}."]
+    lines = [f"Recommended learning rate: {format_rate(best.learning_rate)} "
+             f"(best {name} {format_value(best.best_loss)}{_at_epoch(best)})."]
+    lowest = result.lowest
+    if lowest is not best:
+        lines.append(f"{format_rate(lowest.learning_rate)} reached {format_value(lowest.best_loss)}, "
+                     f"within 1%: the smaller rate is preferred.")
+    if result.edge == "high":
+        lines.append(f"It is the largest rate tried: the loss may fall further at larger rates; "
+                     f"widen the grid, e.g. --max {format_rate(best.learning_rate * 10)}.")
+    elif result.edge == "low":
+        lines.append(f"It is the smallest rate tried: smaller rates may do better; "
+                     f"widen the grid, e.g. --min {format_rate(best.learning_rate / 10)}.")
+    diverged = [r for r in result.runs if r.diverged]
+    if diverged:
+        lines.append(f"{len(diverged)} of {len(result.runs)} rates diverged "
+                     f"(the smallest: {format_rate(diverged[0].learning_rate)}).")
+    if result.judged_on == "train_loss":
+        lines.append("Judged on the training loss: the config has no validation data.")
+    if config_rate is not None:
+        lines.append(f"The config's learning rate is {format_rate(config_rate)}.")
+    return lines
+
+
+def render_sweep(console: Console, result, config_rate: Optional[float] = None) -> None:
+    """Print a grid sweep: the table, the loss-vs-rate chart and the recommendation."""
+    console.print(sweep_table(result))
+    console.print(sweep_chart(result, width=min(console.width, 100)))
+    for line in sweep_advice(result, config_rate):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def range_advice(result, config_rate: Optional[float] = None) -> list[str]:
+    """The range test's suggestion as sentences (nncli.sweep.RangeResult)."""
+    n = len(result.learning_rates)
+    how = ("the smoothed loss exceeded 4x its minimum" if result.stopped == "exploded"
+           else "the largest rate was reached")
+    lines = [f"Range test: {n} updates from {result.learning_rates[0]:.3g} to "
+             f"{result.learning_rates[-1]:.3g}; stopped because {how}."] if n else []
+    if result.best is None:
+        lines.append("No learning rate to suggest: the smoothed loss never fell; "
+                     "try a smaller --min or more --steps.")
+    else:
+        lines.append(f"Suggested learning rate: {format_rate(result.best)} "
+                     f"(steepest descent of the smoothed training loss).")
+        if result.stopped != "exploded":
+            lines.append("The loss did not blow up before --max: a larger --max may show more.")
+    if config_rate is not None:
+        lines.append(f"The config's learning rate is {format_rate(config_rate)}.")
+    return lines
+
+
+def render_range(console: Console, result, config_rate: Optional[float] = None) -> None:
+    """Print a range test: the smoothed loss against the rate and the suggestion."""
+    marks = [("suggested", [result.best] if result.best is not None else [], BEST_STYLE)]
+    console.print(_rate_chart("smoothed training loss", result.learning_rates, result.smoothed,
+                              marks, min(console.width, 100), 12))
+    for line in range_advice(result, config_rate):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+# --- nncli evaluate -------------------------------------------------------------------
+def evaluation_table(result: dict) -> Table:
+    """One row per metric of an evaluation (see :func:`render_evaluation`)."""
+    table = Table(title="Evaluation")
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    table.add_row("rows", str(result["n_rows"]))
+    for key in ("loss", "accuracy", "rmse", "mae", "r2"):
+        if key in result:
+            table.add_row(METRIC_NAMES[key], format_value(result[key]))
+    return table
+
+
+def class_table(result: dict) -> Table:
+    """Precision, recall, F1 and support per class."""
+    table = Table(title="Per class")
+    for name in ("Class", "Precision", "Recall", "F1", "Support"):
+        table.add_column(name, justify="left" if name == "Class" else "right")
+    for label, s in result["per_class"].items():
+        table.add_row(label, format_value(s["precision"]), format_value(s["recall"]),
+                      format_value(s["f1"]), str(s["support"]))
+    return table
+
+
+def confusion_table(result: dict) -> Table:
+    """The confusion matrix: one row per true class, one column per predicted class."""
+    labels, matrix = result["confusion_matrix"]["labels"], result["confusion_matrix"]["matrix"]
+    table = Table(title="Confusion matrix", caption="rows: true class · columns: predicted class")
+    table.add_column("true \\ predicted")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for i, (label, row) in enumerate(zip(labels, matrix)):
+        # The diagonal holds the correct predictions; set it apart.
+        cells = [Text(str(n), style="bold green" if i == j else ("red" if n else "dim"))
+                 for j, n in enumerate(row)]
+        table.add_row(label, *cells)
+    return table
+
+
+def render_evaluation(console: Console, result: dict) -> None:
+    """Print an evaluation: the metrics, and for classifiers per-class scores and the confusion matrix.
+
+    Parameters
+    ----------
+    console : rich.console.Console
+    result : dict
+        ``n_rows``, ``loss`` and either ``rmse``, ``mae``, ``r2`` (regression) or
+        ``accuracy``, ``per_class`` {label: {precision, recall, f1, support}} and
+        ``confusion_matrix`` {labels, matrix} (classification).
+    """
+    console.print(evaluation_table(result))
+    if "per_class" in result:
+        console.print(class_table(result))
+        console.print(confusion_table(result))
+
+
+# --- nncli inspect --------------------------------------------------------------------
+def architecture_table(info: dict) -> Table:
+    """Input size, then one row per layer with its shapes and parameter count."""
+    table = Table(title=f"Architecture ({info['parameters']:,} parameters, {info['dtype']})")
+    for name in ("Layer", "Units", "Activation", "W", "b", "Parameters"):
+        table.add_column(name, justify="left" if name in ("Layer", "Activation") else "right")
+    table.add_row("input", str(len(info["features"])), "", "", "", "")
+    for l, (layer, shape) in enumerate(zip(info["layers"], info["layer_shapes"]), start=1):
+        activation = layer["activation"] + (f" (alpha {layer['alpha']:g})" if "alpha" in layer else "")
+        table.add_row(str(l), str(layer["units"]), activation, " × ".join(map(str, shape["W"])),
+                      str(shape["b"][0]), f"{shape['parameters']:,}")
+    return table
+
+
+def features_table(info: dict) -> Table:
+    """Each input column, how it is encoded, and the standardisation of each encoded feature."""
+    table = Table(title="Features (z = (x - mean) / std)")
+    for name in ("Column", "Kind", "Encoded feature", "Mean", "Std"):
+        table.add_column(name, justify="right" if name in ("Mean", "Std") else "left")
+    means, stds = info["preprocessing"]["x_mean"], info["preprocessing"]["x_std"]
+    j = 0
+    for column in info["columns"]:
+        if column["kind"] == "numeric":
+            table.add_row(column["name"], "numeric", column["name"], format_value(means[j]), format_value(stds[j]))
+            j += 1
+            continue
+        for k, category in enumerate(column["categories"]):
+            table.add_row(column["name"] if k == 0 else "", "one-hot" if k == 0 else "",
+                          f"{column['name']}={category}", format_value(means[j]), format_value(stds[j]))
+            j += 1
+    return table
+
+
+def target_lines(info: dict) -> list[str]:
+    """The target, the task and the loss in words."""
+    task, target = info["task"], info["target"]
+    if task == "regression":
+        prep = info["preprocessing"]
+        scaling = (f"predicted as z and returned as z * {format_value(prep['y_std'][0])} + "
+                   f"{format_value(prep['y_mean'][0])}")
+        lines = [f"target {target!r}: regression, {scaling}"]
+    else:
+        lines = [f"target {target!r}: {task} classification, {len(info['classes'])} classes: "
+                 + ", ".join(info["classes"])]
+    return lines + [f"loss {info['loss']}"]
+
+
+def config_table(config: dict) -> Table:
+    """The training config, one dotted key per row."""
+    table = Table(title="Training config")
+    table.add_column("Key")
+    table.add_column("Value")
+    for key, value in _flatten(config):
+        table.add_row(key, "-" if value is None else str(value))
+    return table
+
+
+def _flatten(value, prefix=""):
+    """(dotted key, value) pairs of nested dicts; lists of dicts are numbered."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, item in enumerate(value):
+            yield from _flatten(item, f"{prefix}.{i}")
+    else:
+        yield prefix, value
+
+
+def render_inspection(console: Console, info: dict, title: str = "") -> None:
+    """Print what a model file holds (``info`` as from ``nncli.predicting.describe``)."""
+    for line in ([title] if title else []) + target_lines(info):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(architecture_table(info))
+    console.print(features_table(info))
+    console.print(config_table(info["config"]))
+    if info.get("metrics"):
+        table = summary_table(info["metrics"])
+        table.title = "Final metrics"
+        console.print(table)

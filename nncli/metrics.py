@@ -46,3 +46,86 @@ def metric_function(task, y_mean=0.0, y_std=1.0):
     if task == "regression":
         return lambda Y, A: regression_metrics(Y, A, y_mean, y_std)
     return classification_metrics
+
+
+# --- evaluation of a saved model, accumulated over chunks of rows -------------------
+def confusion_matrix(true, predicted, n_classes):
+    """Counts of (true class, predicted class) pairs.
+
+    Parameters
+    ----------
+    true, predicted : int ndarrays of shape (m,), class indices in 0..n_classes-1
+
+    Returns
+    -------
+    C : int64 ndarray of shape (n_classes, n_classes); C[i, j] counts rows of class i
+        predicted as class j (rows: truth, columns: prediction)
+    """
+    pairs = np.asarray(true, np.int64) * n_classes + np.asarray(predicted, np.int64)
+    return np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def accuracy_from_confusion(C):
+    """The fraction of rows on the diagonal of a confusion matrix."""
+    return float(np.trace(C) / C.sum())
+
+
+def class_scores(C):
+    """Per-class precision, recall, F1 and support from a confusion matrix.
+
+    A score whose denominator is zero (a class never predicted, or absent from the
+    data) is reported as 0.0, as scikit-learn does with ``zero_division=0``.
+
+    Returns
+    -------
+    dict of ndarrays of shape (n_classes,): precision, recall, f1 (float64), support (int64)
+    """
+    tp = np.diag(C).astype(np.float64)
+    predicted, support = C.sum(axis=0), C.sum(axis=1)
+    precision = _ratio(tp, predicted)
+    recall = _ratio(tp, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def _ratio(num, den):
+    out = np.zeros(len(num))
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+class RegressionSums:
+    """Running sums giving RMSE, MAE and R^2 over chunks of rows, in the target's units.
+
+    The spread of the target (R^2's denominator) is merged chunk by chunk with Chan et
+    al.'s update of (count, mean, M2), which stays accurate when the target's mean is
+    large compared with its spread, unlike sum(y^2) - n mean^2.
+    """
+
+    def __init__(self):
+        self.n, self.sse, self.sae, self.mean, self.m2 = 0, 0.0, 0.0, 0.0, 0.0
+
+    def add(self, y, y_hat):
+        """Add a chunk: ``y`` and ``y_hat`` of shape (m,), true and predicted values."""
+        y, y_hat = np.asarray(y, np.float64), np.asarray(y_hat, np.float64)
+        m = len(y)
+        if m == 0:
+            return
+        err = y_hat - y
+        self.sse += float(err @ err)
+        self.sae += float(np.abs(err).sum())
+        mean = float(y.mean())
+        m2 = float(((y - mean) ** 2).sum())
+        n = self.n + m
+        delta = mean - self.mean
+        self.m2 += m2 + delta * delta * self.n * m / n
+        self.mean += delta * m / n
+        self.n = n
+
+    def metrics(self):
+        """{"rmse", "mae", "r2"} so far; r2 is nan for a constant target."""
+        return {
+            "rmse": float(np.sqrt(self.sse / self.n)),
+            "mae": self.sae / self.n,
+            "r2": 1.0 - self.sse / self.m2 if self.m2 > 0 else float("nan"),
+        }

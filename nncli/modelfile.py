@@ -65,10 +65,40 @@ def load_model(path):
     return _build(arrays, meta, where)
 
 
+# A crafted archive can declare arrays of terabytes, or expand a few kilobytes into
+# gigabytes (a zip bomb); such sizes are refused before anything is allocated.
+MAX_EXPANSION, SMALL_ENOUGH = 20, 64 * 2**20
+
+
+def _check_sizes(raw, where):
+    """Raise ModelFileError if the archive's members declare more data than they hold."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        members = archive.infolist()
+        total = sum(m.file_size for m in members)
+        if total > SMALL_ENOUGH and total > MAX_EXPANSION * len(raw):
+            raise ModelFileError(f"{where} expands to {total / 2**20:.0f} MiB from {len(raw) / 2**20:.1f} MiB; "
+                                 "it is not an nncli model")
+        for m in members:
+            with archive.open(m) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    raise ModelFileError(f"{where}: array {m.filename!r} uses .npy format {version}, "
+                                         "which nncli models never use")
+                shape, _, dtype = read_header(f)
+            if dtype.hasobject:
+                continue  # refused with its own message by np.load(allow_pickle=False)
+            if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > m.file_size:
+                raise ModelFileError(f"{where}: array {m.filename!r} declares shape {shape} but the file "
+                                     "holds less data; it is truncated or damaged")
+
+
 def _read_npz(raw, where):
     if not raw.startswith(b"PK"):
         raise ModelFileError(f"{where} is not an nncli model file (not an .npz archive)")
     try:
+        _check_sizes(raw, where)
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
     except ValueError as exc:

@@ -60,8 +60,8 @@ def build_trainer(config: Config, ds: Dataset, callbacks=(), learning_rate=None,
         monitor = "val_loss" if ds.X_val is not None else "train_loss"
         callbacks.insert(0, EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta, monitor))
     return Trainer(
-        network, loss, get_optimizer(t.optimizer, learning_rate or t.learning_rate),
-        epochs=epochs or t.epochs, batch_size=None if t.batch_size == "full" else t.batch_size,
+        network, loss, get_optimizer(t.optimizer, t.learning_rate if learning_rate is None else learning_rate),
+        epochs=t.epochs if epochs is None else epochs, batch_size=None if t.batch_size == "full" else t.batch_size,
         rng=train_rng, callbacks=callbacks, task=ds.task,
         metric_fn=metric_function(ds.task, ds.y_mean, ds.y_std),
     )
@@ -87,14 +87,16 @@ def make_model(config: Config, ds: Dataset, trainer, metrics) -> Model:
                  ds.y_std if ds.task == "regression" else None)
 
 
-def train(config: Config, ds: Dataset, callbacks=()):
-    """Train a model as the config says; returns (trainer, result, metrics, seconds)."""
-    trainer = build_trainer(config, ds, callbacks)
+def train(trainer, ds: Dataset):
+    """Run ``trainer`` on the dataset; returns (result, metrics, seconds).
+
+    ``metrics`` (from ``final_metrics``) is empty when the run diverged.
+    """
     start = time.perf_counter()
     result = trainer.fit(ds.X_train, ds.Y_train, ds.X_val, ds.Y_val)
     seconds = time.perf_counter() - start
     metrics = {} if result.status == "diverged" else final_metrics(trainer, ds)
-    return trainer, result, metrics, seconds
+    return result, metrics, seconds
 
 
 def write_history(path, history):

@@ -1,6 +1,7 @@
 """Tests of the braille line chart in nncli.chart."""
 
 import math
+import re
 import subprocess
 import sys
 
@@ -20,8 +21,7 @@ def dots(ch):
 def plot_area(series, height=6, **kwargs):
     """The plot cells only (no labels or axis), as rows of characters."""
     rows = line_chart_cells(series, height=height, **kwargs)[:height]
-    return ["".join(ch for ch, _ in row).split("┤" if "┤" in "".join(c for c, _ in row) else "│", 1)[1]
-            for row in rows]
+    return [re.split("[┤│]", "".join(ch for ch, _ in row), maxsplit=1)[1] for row in rows]
 
 
 def y_labels(text, height):

@@ -1,0 +1,281 @@
+"""Use a trained model on new CSV data: predict, evaluate, describe.
+
+The forward pass is the network's own, in the model's dtype, on the arrays of the
+model file:
+
+    A[0] = (X - x_mean) / x_std,   Z[l] = A[l-1] W[l] + b[l],   A[l] = g[l](Z[l]),
+
+and, for regression, y_hat = A[L] * y_std + y_mean in the target's units. Rows are
+read, encoded and predicted one chunk at a time, so memory does not grow with the
+file; evaluation adds up sums over the chunks, never means of means.
+
+Numbers are written as the shortest decimal that reads back as exactly the value
+computed, in the precision it was computed in (NumPy's repr): float32 for the
+probabilities of a float32 model, float64 for float64 models and for regression
+predictions (un-standardised in float64).
+"""
+
+import csv
+from dataclasses import dataclass
+
+import numpy as np
+
+from nncli.data import CHUNK_SIZE, ChunkedCsv, column_text, encode_chunk
+from nncli.errors import DataError, ModelFileError
+from nncli.losses import get_loss
+from nncli.metrics import (RegressionSums, accuracy_from_confusion, class_scores, confusion_matrix,
+                           predicted_classes)
+from nncli.modelfile import load_model
+
+
+WRITE_ROWS = 5_000  # output rows formatted at a time
+
+
+@dataclass
+class Policy:
+    """What to do with rows that cannot be used as they are."""
+
+    missing: str = "error"      # error | drop (rows with a missing or non-numeric value)
+    unknown: str = "error"      # error | ignore (unseen category -> all zeros)
+    chunk_size: int = CHUNK_SIZE
+
+
+@dataclass
+class Counts:
+    """Rows read and left out, and unseen categories, over a whole file."""
+
+    rows: int = 0
+    n_missing: int = 0
+    n_not_numeric: int = 0
+    n_unknown: int = 0
+
+    def add(self, chunk):
+        self.rows += len(chunk.kept)
+        self.n_missing += chunk.n_missing
+        self.n_not_numeric += chunk.n_not_numeric
+        self.n_unknown += chunk.n_unknown
+
+    @property
+    def n_dropped(self):
+        return self.n_missing + self.n_not_numeric
+
+
+# --- the model ----------------------------------------------------------------------
+def open_model(path):
+    """load_model, plus the checks predict needs; ModelFileError says what is wrong."""
+    model = load_model(path)
+    if model.meta["task"] == "regression" and model.network.sizes[-1] != 1:
+        raise ModelFileError(f"{path}: a regression model must have one output unit, "
+                             f"not {model.network.sizes[-1]}")
+    return model
+
+
+def forward(model, X):
+    """Output layer of the model for encoded rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n_features), encoded but not standardised (float64)
+
+    Returns
+    -------
+    Z, A : ndarrays of shape (m, n_outputs), in the model's dtype
+    """
+    # Overflow (values far beyond the training data) shows as inf or nan: see predict_chunk.
+    with np.errstate(over="ignore", invalid="ignore"):
+        A0 = ((X - model.x_mean) / model.x_std).astype(model.network.dtype)
+        Zs, As = model.network.forward(A0)
+    return Zs[-1], As[-1]
+
+
+def predict_chunk(model, chunk, where):
+    """forward() on a chunk's rows; DataError naming the line of a row whose output is not finite."""
+    Z, A = forward(model, chunk.X)
+    bad = ~np.isfinite(A).all(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        with np.errstate(over="ignore", invalid="ignore"):
+            j = int(np.argmax(np.abs((chunk.X[i] - model.x_mean) / model.x_std)))
+        raise DataError(f"{where}: the values on line {chunk.lines[i]} are too large for this "
+                        f"{model.network.dtype} model (column {model.meta['features'][j]!r} holds "
+                        f"{chunk.X[i, j]:g}, far outside the training data); its prediction is not finite")
+    return Z, A
+
+
+def probabilities(A):
+    """Class probabilities of shape (m, n_classes): softmax outputs, or [1 - a, a] for one sigmoid unit."""
+    if A.shape[1] == 1:
+        return np.hstack([1 - A, A])
+    return A
+
+
+def regression_values(model, A):
+    """Predictions in the target's units, shape (m,), float64."""
+    return (A * model.y_std + model.y_mean)[:, 0]
+
+
+def format_numbers(values):
+    """Shortest decimal strings that read back as exactly ``values`` in their own dtype."""
+    if values.dtype == np.float64:
+        return list(map(repr, values.tolist()))  # Python's float repr is the shortest round-trip
+    return values.astype(str).tolist()
+
+
+# --- predict ------------------------------------------------------------------------
+def output_names(model, taken=()):
+    """Prediction column names: the target, then prob_<label> per class.
+
+    A name already in ``taken`` (input columns copied to the output) gets the prefix
+    ``predicted_`` so that the output header never holds the same name twice.
+    """
+    names = [model.meta["target"]] + [f"prob_{label}" for label in model.meta["classes"]]
+    out, used = [], set(taken)
+    for name in names:
+        while name in used:
+            name = f"predicted_{name}"
+        used.add(name)
+        out.append(name)
+    return out
+
+
+def predict_columns(model, A):
+    """The output columns of one chunk (lists of strings): prediction, then probabilities."""
+    if model.meta["task"] == "regression":
+        return [format_numbers(regression_values(model, A))]
+    labels = np.asarray(model.meta["classes"], dtype=object)[predicted_classes(A)].tolist()
+    P = probabilities(A)
+    return [labels] + [format_numbers(P[:, k]) for k in range(P.shape[1])]
+
+
+def predict_csv(model, table: ChunkedCsv, out, policy=None, passthrough=()):
+    """Write one CSV row of predictions per usable input row to the text stream ``out``.
+
+    Parameters
+    ----------
+    table : the open input
+    passthrough : input column names copied first, as spelled (--with-input, --id-column)
+
+    Returns
+    -------
+    Counts, names : what was read and left out; the prediction column names written
+    """
+    policy, columns = policy or Policy(), model.meta["columns"]
+    features = [c["name"] for c in columns]
+    table.require(features, "feature")
+    table.require(passthrough, "input")
+    names = output_names(model, passthrough)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(passthrough) + names)
+    text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
+    counts = Counts()
+    for df in table.chunks(text, features, policy.chunk_size):
+        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown)
+        counts.add(chunk)
+        _, A = predict_chunk(model, chunk, table.where)
+        passed = [column_text(df, name, chunk.kept) for name in passthrough]
+        # The output's strings take more memory than the chunk itself: make them a slice at a time.
+        for start in range(0, len(A), WRITE_ROWS):
+            part = slice(start, start + WRITE_ROWS)
+            writer.writerows(zip(*[column[part] for column in passed], *predict_columns(model, A[part])))
+    return counts, names
+
+
+# --- evaluate -----------------------------------------------------------------------
+def target_spec(model):
+    """The target column as encode_chunk checks it: numbers, or one of the classes."""
+    meta = model.meta
+    if meta["task"] == "regression":
+        return {"name": meta["target"], "kind": "numeric", "categories": []}
+    return {"name": meta["target"], "kind": "label", "categories": meta["classes"]}
+
+
+def evaluate_csv(model, table: ChunkedCsv, policy=None):
+    """Loss and metrics of the model on a labelled CSV, accumulated over chunks.
+
+    The loss is the model's own (meta["loss"]), on standardised targets exactly as in
+    training, so it is comparable with the training val_loss; RMSE, MAE and R^2 are in
+    the target's units.
+
+    Returns
+    -------
+    result : dict as printed by ``nncli evaluate --json``
+    counts : Counts
+    """
+    policy, meta, columns = policy or Policy(), model.meta, model.meta["columns"]
+    features = [c["name"] for c in columns]
+    table.require([meta["target"]], "target")
+    table.require(features, "feature")
+    target = target_spec(model)
+    text = {c["name"] for c in columns if c["kind"] == "categorical"}
+    if target["kind"] == "label":
+        text.add(target["name"])
+    loss = get_loss(meta["loss"])
+    sums = _Sums(model)
+    counts = Counts()
+    for df in table.chunks(text, features + [target["name"]], policy.chunk_size):
+        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, target)
+        counts.add(chunk)
+        if len(chunk.y):
+            Z, A = predict_chunk(model, chunk, table.where)
+            sums.add(loss, chunk.y, Z, A)
+    if sums.n == 0:
+        raise DataError(f"{table.where} has no rows to evaluate" +
+                        (f" ({counts.n_dropped} left out)" if counts.n_dropped else ""))
+    return sums.result(), counts
+
+
+class _Sums:
+    """The loss and metric sums of an evaluation."""
+
+    def __init__(self, model):
+        self.model, self.n, self.loss_sum = model, 0, 0.0
+        self.task = model.meta["task"]
+        if self.task == "regression":
+            self.errors = RegressionSums()
+        else:
+            k = len(model.meta["classes"])
+            self.confusion = np.zeros((k, k), np.int64)
+
+    def add(self, loss, y, Z, A):
+        """y : shape (m,), target values (regression) or class indices."""
+        model, dtype = self.model, self.model.network.dtype
+        if self.task == "regression":
+            # Standardised in float64, then cast, as training does.
+            Y = ((y[:, None] - model.y_mean) / model.y_std).astype(dtype)
+            self.errors.add(y, regression_values(model, A))
+        else:
+            Y = (y[:, None] == np.arange(len(model.meta["classes"]))).astype(dtype)
+            if self.task == "binary":
+                Y = Y[:, 1:]  # one unit: 1 for the second class
+            self.confusion += confusion_matrix(y, predicted_classes(A), len(self.confusion))
+        # value() is a mean over the rows (one output for mse): add the chunk's sum.
+        self.loss_sum += loss.value(Y, A, Z) * len(y)
+        self.n += len(y)
+
+    def result(self):
+        if self.task == "regression":
+            return {"n_rows": self.n, "loss": self.loss_sum / self.n, **self.errors.metrics()}
+        classes, C = self.model.meta["classes"], self.confusion
+        scores = class_scores(C)
+        return {
+            "n_rows": self.n,
+            "loss": self.loss_sum / self.n,
+            "accuracy": accuracy_from_confusion(C),
+            "per_class": {label: {"precision": float(scores["precision"][k]), "recall": float(scores["recall"][k]),
+                                  "f1": float(scores["f1"][k]), "support": int(scores["support"][k])}
+                          for k, label in enumerate(classes)},
+            "confusion_matrix": {"labels": list(classes), "matrix": C.tolist()},
+        }
+
+
+# --- inspect ------------------------------------------------------------------------
+def describe(model):
+    """Everything ``nncli inspect --json`` shows: the meta, plus parameter counts and shapes."""
+    net = model.network
+    shapes = [{"W": list(W.shape), "b": list(b.shape), "parameters": int(W.size + b.size)}
+              for W, b in zip(net.W, net.b)]
+    preprocessing = {"x_mean": model.x_mean.tolist(), "x_std": model.x_std.tolist()}
+    if model.meta["task"] == "regression":
+        preprocessing.update(y_mean=model.y_mean.tolist(), y_std=model.y_std.tolist())
+    return {**model.meta, "dtype": net.dtype.name, "parameters": sum(s["parameters"] for s in shapes),
+            "layer_shapes": shapes, "preprocessing": preprocessing}

@@ -1,0 +1,96 @@
+"""Config loading: YAML 1.2 numbers, --set overrides, and a clear message for each mistake."""
+
+import pytest
+
+from nncli.config import load_config, parse_yaml
+from tests.conftest import DATASETS, IRIS_CONFIG
+
+
+def test_yaml_12_numbers_and_words():
+    assert parse_yaml("lr: 1e-3\nx: no\ny: 012\nz: .5\nw: true", "t") == {
+        "lr": 0.001, "x": "no", "y": 12, "z": 0.5, "w": True}
+
+
+def test_defaults_and_relative_paths(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.csv").write_text("a,b\n1,2\n")
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(IRIS_CONFIG.replace(str(DATASETS / "iris.csv"), "sub/d.csv"))
+    cfg = load_config(cfg_path)
+    assert cfg.data.path == str(tmp_path / "sub" / "d.csv")
+    assert (cfg.data.validation, cfg.training.batch_size, cfg.training.optimizer) == (0.2, 32, "sgd")
+    assert (cfg.training.seed, cfg.training.dtype, cfg.data.missing) == (0, "float32", "error")
+
+
+def test_set_overrides_beat_the_file(iris_config):
+    cfg = load_config(iris_config, ["training.learning_rate=1e-2", "model.layers.0.units=4",
+                                    "training.early_stopping={patience: 3}", "training.batch_size=full"])
+    assert cfg.training.learning_rate == 0.01 and cfg.model.layers[0].units == 4
+    assert cfg.training.early_stopping.patience == 3 and cfg.training.batch_size == "full"
+
+
+def bad(text, key, value):
+    """The iris config with ``key: old`` replaced by ``key: value`` (textual edit)."""
+    lines = []
+    for line in text.splitlines():
+        if line.strip().startswith(f"{key}:"):
+            line = line.split(":")[0] + f": {value}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+CASES = [
+    ("not yaml", "data: [unclosed", "not valid YAML"),
+    ("empty", "", "is empty"),
+    ("not a mapping", "- a\n- b", "must be a YAML mapping"),
+    ("misspelt key", IRIS_CONFIG.replace("learning_rate", "learnin_rate"),
+     "unknown key 'learnin_rate' in training (did you mean 'learning_rate'?)"),
+    ("misspelt value", IRIS_CONFIG.replace("activation: relu", "activation: rellu"),
+     "model.layers.0.activation: unknown activation 'rellu' (did you mean 'relu'?)"),
+    ("misspelt loss", IRIS_CONFIG.replace("loss: cross_entropy", "loss: crossentropy"),
+     "did you mean 'cross_entropy'?"),
+    ("missing section", IRIS_CONFIG.replace("loss: cross_entropy", ""), "loss is required"),
+    ("missing key", bad(IRIS_CONFIG, "epochs", "5").replace("  epochs: 5", ""), "training.epochs is required"),
+    ("wrong type", bad(IRIS_CONFIG, "epochs", "ten"), "training.epochs"),
+    ("zero epochs", bad(IRIS_CONFIG, "epochs", "0"), "training.epochs: must be greater than 0 (got 0)"),
+    ("negative rate", bad(IRIS_CONFIG, "learning_rate", "-0.1"), "training.learning_rate"),
+    ("zero units", IRIS_CONFIG.replace("units: 8", "units: 0"), "model.layers.0.units"),
+    ("bad batch size", bad(IRIS_CONFIG, "learning_rate", "0.1\n  batch_size: half"),
+     "training.batch_size: must be a positive integer or 'full'"),
+    ("softmax not last", IRIS_CONFIG.replace("activation: relu", "activation: softmax"),
+     "softmax is allowed only in the output"),
+    ("sigmoid with cross_entropy", IRIS_CONFIG.replace("units: 3, activation: softmax", "units: 3, activation: sigmoid"),
+     "cross_entropy needs a softmax output"),
+    ("bce without one sigmoid", IRIS_CONFIG.replace("loss: cross_entropy", "loss: binary_cross_entropy"),
+     "binary_cross_entropy needs an output layer of 1 unit with activation sigmoid"),
+    ("alpha on relu", IRIS_CONFIG.replace("activation: relu", "activation: relu, alpha: 0.1"),
+     "alpha applies to leaky_relu only"),
+    ("python tag", "!!python/object/apply:os.system ['echo hacked']", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize("name,text,message", CASES, ids=[c[0] for c in CASES])
+def test_bad_config_exits_2_with_message(cli, write_config, tmp_path, name, text, message):
+    result = cli("train", write_config(text), "-o", tmp_path / "m.npz")
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_output_layer_must_fit_the_classes(cli, write_config, tmp_path):
+    result = cli("train", write_config(IRIS_CONFIG.replace("units: 3", "units: 4")), "-o", tmp_path / "m.npz")
+    assert result.exit_code == 2
+    assert "model.layers.1.units is 4, but target 'species' has 3 classes" in result.stderr
+
+
+@pytest.mark.parametrize("assignment,message", [
+    ("training.learnin_rate=0.1", "no such key 'training.learnin_rate' (did you mean 'learning_rate'?)"),
+    ("model.layers.5.units=3", "'5' is not an index of model.layers"),
+    ("training", "expected KEY=VALUE"),
+    ("training.epochs=[1", "not valid YAML"),
+])
+def test_bad_set_exits_2(cli, iris_config, tmp_path, assignment, message):
+    result = cli("train", iris_config, "--set", assignment, "-o", tmp_path / "m.npz")
+    assert result.exit_code == 2
+    assert message in result.stderr

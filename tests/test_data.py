@@ -1,0 +1,131 @@
+"""Data problems: each bad CSV gets one message naming the file, column and line; exit 2."""
+
+import json
+
+import numpy as np
+import pytest
+
+CONFIG = """
+data:
+  path: data.csv
+  target: y
+model:
+  layers:
+    - {{units: 1, activation: {act}}}
+loss: {loss}
+training:
+  learning_rate: 0.1
+  epochs: 3
+  batch_size: full
+"""
+REGRESSION = CONFIG.format(act="linear", loss="mse")
+BINARY = CONFIG.format(act="sigmoid", loss="binary_cross_entropy")
+GOOD = "x1,x2,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+
+
+def train(cli, tmp_path, csv, config=REGRESSION, *extra):
+    data = tmp_path / "data.csv"
+    if isinstance(csv, bytes):
+        data.write_bytes(csv)
+    elif csv is not None:
+        data.write_text(csv)
+    (tmp_path / "c.yaml").write_text(config)
+    return cli("train", tmp_path / "c.yaml", "-o", tmp_path / "m.npz", *extra)
+
+
+CASES = [
+    ("missing file", None, REGRESSION, "does not exist"),
+    ("empty file", "", REGRESSION, "is empty"),
+    ("header only", "x1,x2,y\n", REGRESSION, "has a header but no data rows"),
+    ("binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", REGRESSION, "not a CSV file (it holds binary data)"),
+    ("duplicate columns", "x1,x1,y\n1,2,3\n4,5,6\n", REGRESSION, "column 'x1' appears more than once"),
+    ("no target", "x1,x2,z\n1,2,3\n", REGRESSION, "target column 'y' not found"),
+    ("mixed column", GOOD.replace("\n5,2,1\n", "\nfive,2,1\n"), REGRESSION,
+     "column 'x1' holds numbers and text; value 'five' on line 7 is not a number"),
+    ("missing value", GOOD.replace("\n5,2,1\n", "\n5,,1\n"), REGRESSION,
+     "column 'x2' has a missing value on line 7"),
+    ("infinite value", GOOD.replace("\n5,2,1\n", "\n5,inf,1\n"), REGRESSION,
+     "column 'x2' holds an infinite value on line 7"),
+    ("text target for mse", GOOD.replace("\n5,2,1\n", "\n5,2,big\n"), REGRESSION,
+     "loss mse needs a numeric target, but 'y' holds 'big' on line 7"),
+    ("one class", "x,y\n1,a\n2,a\n3,a\n4,a\n5,a\n", BINARY, "has only one class (a)"),
+    ("three classes for bce", "x,y\n1,a\n2,b\n3,c\n4,a\n5,b\n", BINARY, "exactly two values"),
+    ("too few rows", "x,y\n1,2\n", REGRESSION, "too few to hold out a validation fraction"),
+    ("extra field in first row", "x1,y\n,,0\n1,2\n", REGRESSION, "line 2 has more fields than the header's 2"),
+    ("extra field later", GOOD.replace("\n5,2,1\n", "\n5,2,1,9\n"), REGRESSION, "could not be parsed as CSV"),
+]
+
+
+@pytest.mark.parametrize("name,csv,config,message", CASES, ids=[c[0] for c in CASES])
+def test_bad_data_exits_2(cli, tmp_path, name, csv, config, message):
+    result = train(cli, tmp_path, csv, config)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and result.stderr.startswith("error: ")
+
+
+def test_directory_instead_of_file(cli, tmp_path):
+    (tmp_path / "data.csv").mkdir()
+    result = train(cli, tmp_path, None)
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+
+
+def test_missing_feature_column_suggests_a_name(cli, tmp_path):
+    config = REGRESSION.replace("target: y", "target: y\n  features: [x1, x3]")
+    result = train(cli, tmp_path, GOOD.replace("x2", "x3x"), config)
+    assert result.exit_code == 2 and "feature column 'x3' not found (did you mean 'x3x'?)" in result.stderr
+
+
+def test_missing_drop_leaves_rows_out_with_a_warning(cli, tmp_path):
+    config = REGRESSION.replace("target: y", "target: y\n  missing: drop")
+    result = train(cli, tmp_path, GOOD.replace("\n5,2,1\n", "\n5,,1\n"), config)
+    assert result.exit_code == 0, result.stderr
+    assert "dropped 1 row(s) with a missing value" in result.stderr
+
+
+def test_constant_feature_passes_through_centred(cli, tmp_path):
+    csv = "x1,c,y\n" + "".join(f"{i},7,{2 * i}\n" for i in range(20))
+    result = train(cli, tmp_path, csv)
+    assert result.exit_code == 0, result.stderr
+    assert "warning: 1 feature(s) constant in the training data, centred but not scaled: 'c'" in result.stderr
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        assert f["x_mean"][1] == 7 and f["x_std"][1] == 1 and np.isfinite(f["W1"]).all()
+
+
+def test_batch_larger_than_data_warns(cli, tmp_path):
+    config = REGRESSION.replace("batch_size: full", "batch_size: 500")
+    result = train(cli, tmp_path, GOOD, config)
+    assert result.exit_code == 0 and "batch_size 500 is larger than the 16 training rows" in result.stderr
+
+
+def test_categorical_numbers_and_text_labels(cli, tmp_path):
+    csv = "code,x,y\n" + "".join(f"{10 + i % 3},{i},{'yes' if i % 2 else 'no'}\n" for i in range(30))
+    config = BINARY.replace("target: y", "target: y\n  categorical: [code]")
+    result = train(cli, tmp_path, csv, config, "--json")
+    assert result.exit_code == 0, result.stderr
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"]))
+    assert meta["features"] == ["code=10", "code=11", "code=12", "x"]
+    assert meta["classes"] == ["no", "yes"] and meta["task"] == "binary"
+
+
+def test_numeric_classes_sort_numerically(cli, tmp_path):
+    csv = "x,y\n" + "".join(f"{i},{[2, 10, 1][i % 3]}\n" for i in range(30))
+    config = CONFIG.format(act="softmax", loss="cross_entropy").replace("units: 1", "units: 3")
+    assert train(cli, tmp_path, csv, config).exit_code == 0
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        assert json.loads(str(f["meta"]))["classes"] == ["1", "2", "10"]
+
+
+def test_validation_from_a_second_file(cli, tmp_path):
+    (tmp_path / "val.csv").write_text(GOOD)
+    config = REGRESSION.replace("target: y", "target: y\n  validation: val.csv")
+    result = train(cli, tmp_path, GOOD, config, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["val_loss"] is not None
+
+
+def test_values_too_large_to_standardise(cli, tmp_path):
+    result = train(cli, tmp_path, GOOD.replace("\n5,2,1\n", "\n5,1e300,1\n"))
+    assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
+    result = train(cli, tmp_path, GOOD.replace("\n5,2,1\n", "\n5,1e200,1\n"))
+    assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
