@@ -52,14 +52,10 @@ class BinaryCrossEntropy(Loss):
 
     def value(self, Y, A, Z):
         # -log sigmoid(z) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), so
-        # the loss is softplus(z) - y z = max(z, 0) + log1p(exp(-|z|)) - y z. With
-        # a = sigmoid(z), log1p(exp(-|z|)) = -log(max(a, 1 - a)), and max(a, 1 - a) >= 1/2:
-        # finite for any z, and one log instead of an exp and a log1p.
-        near = np.subtract(1.0, A, dtype=A.dtype)
-        np.maximum(near, A, out=near)
-        np.log(near, out=near)
-        total = np.maximum(Z, 0).sum() - np.vdot(Y, Z) - near.sum()
-        return float(total) / Y.shape[0]
+        # the loss is softplus(z) - y z, computed as max(z, 0) + log1p(exp(-|z|)) - y z
+        # (from Z, not A: exact to rounding even where A rounds to 0 or 1).
+        losses = np.maximum(Z, 0) - Y * Z + np.log1p(np.exp(-np.abs(Z)))
+        return float(losses.sum()) / Y.shape[0]
 
     def output_delta(self, Y, A, Z, activation, out=None):
         # Sigmoid and cross-entropy cancel: dZ = (A - Y) / m.
