@@ -407,18 +407,23 @@ def threads_sweep(w, rounds, log):
     return result
 
 
-def compare_revisions(w, revision, rounds, log):
-    """nncli at ``revision`` against the working tree's, alternating, each in its own process."""
+def compare_revisions(w, revisions, rounds, log):
+    """nncli at git revision OLD against NEW (default: the working tree), alternating,
+    each run in its own process; ``revisions`` is "OLD" or "OLD..NEW"."""
     import subprocess
     import tempfile
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    times = {revision: [], "working tree": []}
-    with tempfile.TemporaryDirectory() as old:
-        archive = subprocess.run(["git", "-C", root, "archive", revision, "nncli"],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
-        trees = {revision: old, "working tree": root}
+    revision, _, new = revisions.partition("..")
+    new = new or "working tree"
+    times = {revision: [], new: []}
+    with tempfile.TemporaryDirectory() as old_tree, tempfile.TemporaryDirectory() as new_tree:
+        trees = {revision: old_tree, new: new_tree if new != "working tree" else root}
+        for rev, folder in trees.items():
+            if folder != root:
+                archive = subprocess.run(["git", "-C", root, "archive", rev, "nncli"],
+                                         check=True, capture_output=True).stdout
+                subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
         for r in range(rounds):
             for label in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
                 env = dict(os.environ, PYTHONPATH=trees[label])
@@ -427,7 +432,7 @@ def compare_revisions(w, revision, rounds, log):
                 seconds, loss = json.loads(out.splitlines()[-1])
                 times[label].append(median(seconds))
                 log(f"  {w.name:<11} round {r + 1} {label:<12} {median(seconds) * 1e3:9.2f} ms/epoch  loss {loss:.5f}")
-    before, after = times[revision], times["working tree"]
+    before, after = times[revision], times[new]
     return {"before": median(before), "after": median(after),
             "ratio": median([a / b for a, b in zip(after, before)]),
             "best_before": min(before), "best_after": min(after)}
@@ -463,8 +468,8 @@ def main(argv=None):
                         help="Run only this contender (repeatable). Default: all.")
     parser.add_argument("--threads-sweep", action="store_true",
                         help="Time nncli with 1 and with all BLAS threads instead.")
-    parser.add_argument("--compare", metavar="REVISION",
-                        help="Time nncli at this git revision against the working tree instead.")
+    parser.add_argument("--compare", metavar="OLD[..NEW]",
+                        help="Time nncli at git revision OLD against NEW (default: the working tree) instead.")
     parser.add_argument("--json", type=str, help="Also write the results to this JSON file.")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # one nncli run, for --compare
     args = parser.parse_args(argv)
@@ -485,7 +490,8 @@ def main(argv=None):
         if var in os.environ:
             log(f"  {var}={os.environ[var]}")
     if args.compare:
-        print(f"\n| workload | nncli {args.compare} ms/epoch | working tree ms/epoch | after / before "
+        old, _, new = args.compare.partition("..")
+        print(f"\n| workload | nncli {old} ms/epoch | {new or 'working tree'} ms/epoch | after / before "
               "| best of rounds: before, after |")
         print("|---|---:|---:|---:|---|")
         for name in names:
