@@ -113,8 +113,10 @@ class Network:
         -------
         Zs, As : lists of L arrays, Z[l] and A[l] of shape (m, n[l])
         """
-        L = self.n_layers
-        Z_out, A_out, _ = ([None] * L,) * 3 if workspace is None else workspace.batch(X.shape[0])
+        if workspace is None:
+            Z_out = A_out = [None] * self.n_layers
+        else:
+            Z_out, A_out, _ = workspace.batch(X.shape[0])
         Zs, As = [], []
         A = X
         for l, (W, b, g) in enumerate(zip(self.W, self.b, self.activations)):
