@@ -268,7 +268,9 @@ class LiveDisplay(TrainingDisplay):
             refresh_per_second=self.refresh_per_second,
             transient=False,
         )
-        self._live.start(refresh=True)
+        # No synchronous first frame: Live draws it on its own thread within 1/refresh_per_second s,
+        # which keeps the display off the critical path of short runs.
+        self._live.start(refresh=False)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         # Keep this O(1): the render thread reads these lists on its own.
