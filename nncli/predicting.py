@@ -88,17 +88,18 @@ def forward(model, X):
     return Zs[-1], As[-1]
 
 
-def predict_chunk(model, chunk, where):
-    """forward() on a chunk's rows; DataError naming the line of a row whose output is not finite."""
+def predict_chunk(model, chunk, table):
+    """forward() on a chunk's rows of ``table``; DataError naming the line of a row whose output is not finite."""
     Z, A = forward(model, chunk.X)
     bad = ~np.isfinite(A).all(axis=1)
     if bad.any():
         i = int(np.argmax(bad))
         with np.errstate(over="ignore", invalid="ignore"):
             j = int(np.argmax(np.abs((chunk.X[i] - model.x_mean) / model.x_std)))
-        raise DataError(f"{where}: the values on line {chunk.lines[i]} are too large for this "
+        raise DataError(f"{table.where}: the values on {table.place(int(chunk.rows[i]))} are too large for this "
                         f"{model.network.dtype} model (column {model.meta['features'][j]!r} holds "
-                        f"{chunk.X[i, j]:g}, far outside the training data); its prediction is not finite")
+                        f"{chunk.X[i, j]:g}, far outside the training data); its prediction is not finite: "
+                        "check that value")
     return Z, A
 
 
@@ -169,9 +170,9 @@ def predict_csv(model, table: ChunkedCsv, out, policy=None, passthrough=()):
     text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
     counts = Counts()
     for df in table.chunks(text, features, policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown)
+        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, place=table.place)
         counts.add(chunk)
-        _, A = predict_chunk(model, chunk, table.where)
+        _, A = predict_chunk(model, chunk, table)
         passed = [column_text(df, name, chunk.kept) for name in passthrough]
         # The output's strings take more memory than the chunk itself: make them a slice at a time.
         for start in range(0, len(A), WRITE_ROWS):
@@ -213,14 +214,15 @@ def evaluate_csv(model, table: ChunkedCsv, policy=None):
     sums = _Sums(model)
     counts = Counts()
     for df in table.chunks(text, features + [target["name"]], policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, target)
+        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, target, table.place)
         counts.add(chunk)
         if len(chunk.y):
-            Z, A = predict_chunk(model, chunk, table.where)
+            Z, A = predict_chunk(model, chunk, table)
             sums.add(loss, chunk.y, Z, A)
     if sums.n == 0:
         raise DataError(f"{table.where} has no rows to evaluate" +
-                        (f" ({counts.n_dropped} left out)" if counts.n_dropped else ""))
+                        (f" ({counts.n_dropped} left out)" if counts.n_dropped else "") +
+                        "; give a CSV file with a header and labelled rows")
     return sums.result(), counts
 
 
