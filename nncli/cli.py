@@ -24,12 +24,16 @@ _options = {"debug": False}
 
 
 def handles_errors(command):
-    """Run ``command``, rendering nncli's errors as one line on stderr with an exit code."""
+    """Run ``command``, rendering nncli's errors as one line on stderr with an exit code.
+
+    SIGTERM is handled as Ctrl-C, so that a killed command still removes its temporary files.
+    """
 
     @functools.wraps(command)
     def run(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with _sigterm_as_interrupt():
+                return command(*args, **kwargs)
         except typer.Exit:
             raise
         except NncliError as exc:
@@ -104,6 +108,7 @@ def train(
     from nncli import pipeline
     from nncli.config import load_config
     from nncli.display import TrainingDisplay, display_mode, render_summary
+    from nncli.errors import UsageError
     from nncli.fileio import check_writable
     from nncli.modelfile import save_model
 
@@ -111,6 +116,8 @@ def train(
     check_writable(output, "model file")
     if history is not None:
         check_writable(history, "history file")
+        if Path(history).resolve() == Path(output).resolve():
+            raise UsageError(f"--history and -o are both {output}; give the history another name")
     ds = pipeline.prepare_data(cfg)
     console = _stderr_console()
     for message in [] if quiet else ds.warnings + _training_warnings(cfg, ds):
@@ -218,6 +225,7 @@ def lr_sweep(
         other = "grid" if mode is SweepMode.range else "range"
         raise UsageError(f"{', '.join(misplaced)} applies to --mode {other} only")
     rates = sweep.log_grid(min_lr, max_lr, 11 if num is None else num)  # checks --min/--max/--num
+    steps = sweep.check_steps(100 if steps is None else steps)
     cfg = load_config(config, set_ or [])
     if write_config is not None:
         check_writable(write_config, "config file")
@@ -227,14 +235,13 @@ def lr_sweep(
     console = _stderr_console()
     progress_mode = display_mode(console, quiet or json_ or print_best)
 
-    with _sigterm_as_interrupt():
-        if mode is SweepMode.grid:
-            jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
-            result, best, data, failure, detail = _grid_sweep(
-                cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet)
-        else:
-            result, best, data, failure, detail = _range_test(
-                cfg, ds, config, min_lr, max_lr, 100 if steps is None else steps, console, progress_mode)
+    if mode is SweepMode.grid:
+        jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
+        result, best, data, failure, detail = _grid_sweep(
+            cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet)
+    else:
+        result, best, data, failure, detail = _range_test(
+            cfg, ds, config, min_lr, max_lr, steps, console, progress_mode)
 
     if json_:
         print(json.dumps(data, allow_nan=False))
@@ -303,7 +310,7 @@ def _cores():
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
-    """Let SIGTERM stop a sweep as Ctrl-C does: workers ended, exit code 130."""
+    """Let SIGTERM stop a command as Ctrl-C does: temporary files and workers cleaned up, exit code 130."""
     import signal
 
     def interrupt(signum, frame):
@@ -326,7 +333,11 @@ def _render_sweep_result(result, mode, config_rate):
 
 
 class _stop_on_signals:
-    """First SIGINT/SIGTERM: stop training after the current batch. Second: exit at once."""
+    """First SIGINT/SIGTERM: stop training after the current batch. Second: exit at once.
+
+    The first is acknowledged on stderr at once: a batch can take a while, and the user
+    should know that a second Ctrl-C would lose the model.
+    """
 
     def __init__(self):
         self.trainer, self.saved = None, {}
@@ -343,6 +354,9 @@ class _stop_on_signals:
         if self.trainer is None or self.trainer.stop_training:
             raise KeyboardInterrupt
         self.trainer.stop("interrupted")
+        # os.write, not print: a signal handler may run in the middle of a print to stderr.
+        os.write(2, b"stopping at the end of this batch to save the model; "
+                    b"Ctrl-C again stops at once without saving\n")
 
     def __exit__(self, *exc):
         import signal

@@ -515,6 +515,7 @@ class _Prefixed(io.RawIOBase):
     def __init__(self, head, stream, watch=False):
         self._head, self._stream = head, stream
         self.plain, self._watch, self._last = True, watch, b""
+        self.failure = None  # what interrupted a read (Ctrl-C, an I/O error)
 
     def readable(self):
         return True
@@ -524,7 +525,13 @@ class _Prefixed(io.RawIOBase):
             n = min(len(buffer), len(self._head))
             data, self._head = self._head[:n], self._head[n:]
         else:
-            data = self._stream.read(len(buffer))
+            try:
+                data = self._stream.read(len(buffer))
+            except BaseException as exc:
+                # pandas turns any exception in a read into a ParserError ("Calling
+                # read(nbytes) on source failed"); keep it so that chunks() raises it instead.
+                self.failure = exc
+                raise
             n = len(data)
         buffer[:n] = data
         if self._watch and self.plain:
@@ -619,6 +626,11 @@ class ChunkedCsv:
         except pd.errors.ParserWarning:
             raise DataError(_too_many_fields(self.where, self.place(0), len(self.header))) from None
         except pd.errors.ParserError as exc:
+            failure = self._raw.failure
+            if isinstance(failure, OSError):
+                raise DataError(f"cannot read {self.where}: {failure.strerror or failure}") from None
+            if failure is not None:
+                raise failure from None
             message = parser_message(exc, self._place_of_record, header_seen=False)
             raise DataError(f"{self.where} could not be parsed as CSV: {message}") from None
         except UnicodeDecodeError as exc:
