@@ -84,6 +84,8 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+# readable=False on paths: nncli checks them itself, with its own one-line messages.
+ConfigArgument = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False, readable=False)]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="KEY=VALUE",
@@ -94,10 +96,12 @@ SetOption = Annotated[
 @app.command()
 @handles_errors
 def train(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the model.")] = Path("model.npz"),
+    config: ConfigArgument,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the model.",
+                                         readable=False)] = Path("model.npz"),
     set_: SetOption = None,
-    history: Annotated[Optional[Path], typer.Option("--history", help="Write one CSV row per epoch here.")] = None,
+    history: Annotated[Optional[Path], typer.Option("--history", help="Write one CSV row per epoch here.",
+                                                    readable=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
 ):
@@ -180,7 +184,7 @@ class SweepMode(str, Enum):
 @app.command("lr-sweep")
 @handles_errors
 def lr_sweep(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    config: ConfigArgument,
     mode: Annotated[SweepMode, typer.Option("--mode", help="grid: one training run per rate; "
                                             "range: one run with a rate rising every update.")] = SweepMode.grid,
     min_lr: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = 1e-5,
@@ -199,7 +203,8 @@ def lr_sweep(
     json_: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
     print_best: Annotated[bool, typer.Option("--print-best", help="Print only the best rate on stdout.")] = False,
     write_config: Annotated[Optional[Path], typer.Option(
-        "--write-config", metavar="PATH", help="Write a copy of the config with the best rate.")] = None,
+        "--write-config", metavar="PATH", help="Write a copy of the config with the best rate.",
+        readable=False)] = None,
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.")] = False,
 ):
@@ -380,7 +385,7 @@ class Unknown(str, Enum):
 
 
 ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by nncli train.",
-                                                show_default=False)]
+                                                show_default=False, readable=False)]
 DataArgument = Annotated[str, typer.Argument(metavar="DATA", help="CSV file, or - for stdin.", show_default=False)]
 MissingOption = Annotated[Missing, typer.Option(
     "--missing", help="A missing or non-numeric feature value: error (stop, naming its line), "

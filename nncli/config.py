@@ -25,7 +25,21 @@ class _Yaml12Loader(yaml.SafeLoader):
 
     PyYAML implements YAML 1.1, where ``1e-3`` is a string and ``no`` is False; in
     YAML 1.2 (and in every user's expectation) ``1e-3`` is a number and ``no`` a string.
+    A key given twice in a mapping is an error, as YAML says; PyYAML keeps the last.
     """
+
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # keys from a merge (<<) may be overridden
+            key = key_node.value
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line {first_line[key]}); remove one",
+                    key_node.start_mark)
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -302,13 +316,16 @@ def load_config(path, overrides=()):
     path = Path(path)
     where = str(path)
     if not path.exists():
-        raise ConfigError(f"config file {where} does not exist")
+        raise ConfigError(f"config file {where} does not exist; check the path")
     if path.is_dir():
-        raise ConfigError(f"config file {where} is a directory, not a YAML file")
+        raise ConfigError(f"config file {where} is a directory; give the path of a YAML file")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {where}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {where}: {exc.strerror or exc}; check its permissions") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {where} is not UTF-8 text (bad byte at offset {exc.start}); "
+                          "save it as UTF-8") from None
     raw = parse_yaml(text, where)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         _resolve_paths(raw["data"], path.parent)

@@ -67,21 +67,24 @@ def check_readable(path, what="data file", hint=""):
         raise DataError(f"{what} {path} is a directory, not a CSV file; give the path of a CSV file")
     try:
         with open(path, "rb") as f:
-            head = f.read(8192)
+            head = f.read(HEAD_SIZE)
     except OSError as exc:
         raise DataError(f"cannot read {what} {path}: {exc.strerror}; check its permissions") from None
     check_text(head, path)
 
 
+HEAD_SIZE = 8192  # bytes read to tell text from binary
+
+
 def check_text(head, where):
-    """Raise DataError if the first bytes of a file are not text."""
+    """Raise DataError if the first bytes of a file (at most HEAD_SIZE) are not text."""
     if b"\x00" in head:
         raise DataError(f"{where} is not a CSV file (it holds binary data); give a CSV text file")
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # The 8 KiB window may cut a multi-byte character in two; only complain before the end.
-        if exc.start < len(head) - 4:
+        # A full window may cut a multi-byte character in two; then only complain before its end.
+        if len(head) < HEAD_SIZE or exc.start < len(head) - 4:
             raise DataError(f"{where} is not UTF-8 text (bad byte at offset {exc.start}); "
                             "save it as UTF-8 CSV") from None
 
@@ -123,7 +126,9 @@ def read_csv(path, text_columns=(), **kwargs):
     except pd.errors.ParserError as exc:
         message = parser_message(exc, lambda n: place_of_record(path, n), header_seen=True)
         raise DataError(f"{path} could not be parsed as CSV: {message}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8 CSV") from None
+    except ValueError as exc:
         raise DataError(f"{path} could not be parsed as CSV: {str(exc).strip().splitlines()[0]}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: expected a header row of column names") from None
@@ -564,7 +569,7 @@ class ChunkedCsv:
 
     def _open_text(self, binary):
         """Check that ``binary`` holds text, wrap it as text, and return its checked header."""
-        head = binary.read(8192)
+        head = binary.read(HEAD_SIZE)
         check_text(head, self.where)
         self._raw = _Prefixed(head, binary, watch=self._file is None)
         # utf-8-sig drops the byte-order mark that spreadsheet programs write.

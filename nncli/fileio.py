@@ -2,6 +2,9 @@
 
 A crash or Ctrl-C in the middle of a write never leaves a truncated file under the
 final name, and an existing file stays untouched until the new one is complete.
+A symbolic link is followed (the file it points to is replaced, the link stays); a
+device or a named pipe (``-o /dev/null``) is written in place, as a rename would
+replace it with a plain file.
 """
 
 import contextlib
@@ -14,16 +17,29 @@ from nncli.errors import OutputError, UsageError
 
 def check_writable(path, what="output file"):
     """Raise UsageError now if ``path`` cannot be written later (missing or read-only folder)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    path, target = Path(path), _target(path)
     if str(path) == "-":
         raise UsageError(f"{what} cannot go to stdout ('-'); give a file name")
-    if path.is_dir():
+    if target.is_dir():
         raise UsageError(f"{what} {path} is a directory; give a file name")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {what} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write {what} {path}: folder {folder} is not writable")
+    if _special(target):
+        if not os.access(target, os.W_OK):
+            raise UsageError(f"cannot write {what} {path}: permission denied")
+        return
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {what} {path}: folder {path.parent} does not exist")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {what} {path}: folder {path.parent} is not writable")
+
+
+def _target(path):
+    """The file that writing ``path`` changes: symbolic links followed."""
+    return Path(os.path.realpath(path))
+
+
+def _special(target):
+    """True for an existing file that is not a plain file or a folder (/dev/null, a named pipe)."""
+    return target.exists() and not target.is_file() and not target.is_dir()
 
 
 @contextlib.contextmanager
@@ -33,25 +49,41 @@ def atomic_write(path, mode="wb"):
     On any failure the temporary file is removed and ``path`` is left as it was; an
     OSError (disk full, folder removed, ...) becomes an OutputError naming ``path``.
     """
-    path = Path(path)
+    path, target = Path(path), _target(path)
+    if _special(target):
+        with _in_place(path, target, mode) as f:
+            yield f
+        return
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                                   prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as f:
+        with os.fdopen(fd, mode, **_text_options(mode)) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
             raise _cannot_write(path, exc) from None
         raise
+
+
+@contextlib.contextmanager
+def _in_place(path, target, mode):
+    try:
+        with open(target, mode, **_text_options(mode)) as f:
+            yield f
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
+def _text_options(mode):
+    return {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
 
 
 def _cannot_write(path, exc):

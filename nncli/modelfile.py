@@ -55,11 +55,11 @@ def load_model(path):
         with open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        raise ModelFileError(f"model file {where} does not exist") from None
+        raise ModelFileError(f"model file {where} does not exist; check the path") from None
     except IsADirectoryError:
         raise ModelFileError(f"model file {where} is a directory, not an .npz file") from None
     except OSError as exc:
-        raise ModelFileError(f"cannot read model file {where}: {exc.strerror}") from None
+        raise ModelFileError(f"cannot read model file {where}: {exc.strerror}; check its permissions") from None
     arrays = _read_npz(raw, where)
     meta = _read_meta(arrays, where)
     return _build(arrays, meta, where)
