@@ -2,7 +2,8 @@
 
 This is the one place where exceptions become exit codes:
 0 success · 1 training failed (diverged) · 2 bad input (usage, config, data, model file)
-· 130 interrupted. Heavy modules (numpy, pandas, rich tables) are imported inside
+or an output that cannot be written · 70 a bug in nncli · 130 interrupted · 141 stdout
+closed early. Heavy modules (numpy, pandas, rich tables) are imported inside
 the commands so that ``nncli --help`` starts fast.
 """
 
@@ -20,6 +21,7 @@ import typer
 from nncli.errors import NncliError
 
 EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for tools stopped by `| head`
 _options = {"debug": False}
 
 
@@ -27,15 +29,23 @@ def handles_errors(command):
     """Run ``command``, rendering nncli's errors as one line on stderr with an exit code.
 
     SIGTERM is handled as Ctrl-C, so that a killed command still removes its temporary files.
+    A reader of stdout that goes away (``| head``) ends the command quietly, as for other tools.
     """
 
     @functools.wraps(command)
     def run(*args, **kwargs):
         try:
             with _sigterm_as_interrupt():
-                return command(*args, **kwargs)
+                try:
+                    return command(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()  # here, so that a closed pipe is handled below, not at exit
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            # Point stdout at /dev/null so that Python's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except NncliError as exc:
             if _options["debug"]:
                 raise
@@ -44,6 +54,12 @@ def handles_errors(command):
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except MemoryError as exc:
+            if _options["debug"]:
+                raise
+            _error(f"not enough memory ({exc or 'MemoryError'}); use smaller layers or batches, "
+                   "or a smaller --chunk-size")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except Exception as exc:
             if _options["debug"]:
                 raise
@@ -371,9 +387,6 @@ class _stop_on_signals:
 
 
 # --- predict, evaluate, inspect -----------------------------------------------------
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for tools stopped by `| head`
-
-
 class Missing(str, Enum):
     error = "error"
     drop = "drop"
@@ -430,7 +443,7 @@ def predict(
             table.require([id_column], "--id-column")
         passthrough = list(table.header) if with_input else [id_column] if id_column else []
         if to_stdout:
-            counts, names = _write_stdout(lambda out: predict_csv(trained, table, out, policy, passthrough))
+            counts, names = predict_csv(trained, table, sys.stdout, policy, passthrough)
         else:
             with atomic_write(output, "w") as out:
                 counts, names = predict_csv(trained, table, out, policy, passthrough)
@@ -438,20 +451,6 @@ def predict(
         if plain != written:
             _warn(f"the input already has a column {plain!r}; the prediction column is named {written!r}")
     _report_counts(counts, table.where)
-
-
-def _write_stdout(write):
-    """Run ``write(sys.stdout)``; a reader that goes away (``| head``) ends the command quietly."""
-    import os
-
-    try:
-        result = write(sys.stdout)
-        sys.stdout.flush()
-        return result
-    except BrokenPipeError:
-        # Point stdout at /dev/null so that Python's final flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(EXIT_BROKEN_PIPE) from None
 
 
 def _report_counts(counts, where):

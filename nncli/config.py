@@ -119,7 +119,7 @@ class DataConfig(_Strict):
 class LayerConfig(_Strict):
     units: int = Field(gt=0)
     activation: str
-    alpha: float | None = None
+    alpha: float | None = Field(default=None, allow_inf_nan=False)
 
     @field_validator("activation")
     @classmethod
@@ -147,15 +147,15 @@ class ModelConfig(_Strict):
 
 class EarlyStoppingConfig(_Strict):
     patience: int = Field(gt=0)
-    min_delta: float = Field(default=0.0, ge=0)
+    min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
 class TrainingConfig(_Strict):
-    learning_rate: float = Field(gt=0)
+    learning_rate: float = Field(gt=0, allow_inf_nan=False)
     epochs: int = Field(gt=0)
     batch_size: int | Literal["full"] = 32
     optimizer: str = "sgd"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)  # numpy's SeedSequence takes non-negative integers
     dtype: str = "float32"
     early_stopping: EarlyStoppingConfig | None = None
 

@@ -68,6 +68,11 @@ CASES = [
     ("alpha on relu", IRIS_CONFIG.replace("activation: relu", "activation: relu, alpha: 0.1"),
      "alpha applies to leaky_relu only"),
     ("python tag", "!!python/object/apply:os.system ['echo hacked']", "not valid YAML"),
+    ("negative seed", bad(IRIS_CONFIG, "learning_rate", "0.1\n  seed: -1"),
+     "training.seed: must be greater than or equal to 0 (got -1)"),
+    ("infinite rate", bad(IRIS_CONFIG, "learning_rate", ".inf"), "training.learning_rate: must be a finite number"),
+    ("nan alpha", IRIS_CONFIG.replace("activation: relu", "activation: leaky_relu, alpha: .nan"),
+     "model.layers.0.alpha: must be a finite number"),
     ("duplicate key", IRIS_CONFIG + "loss: mse\n",
      "not valid YAML (line 13, column 1): key 'loss' appears twice (first on line 9); remove one"),
 ]
@@ -88,6 +93,15 @@ def test_bad_config_exits_2_with_message(cli, write_config, tmp_path, name, text
     assert message in result.stderr
     assert result.stderr.startswith("error: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]  # nothing written
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_network_too_large_for_memory_is_bad_input(cli, write_config, tmp_path, command):
+    """Found when the weights are allocated (after the sweep's progress title), not a crash."""
+    result = run(cli, command, write_config(IRIS_CONFIG.replace("units: 8", "units: 1000000000000000")), tmp_path)
+    assert result.exit_code == 2
+    assert "error: not enough memory (Unable to allocate 14.2 PiB" in result.stderr
+    assert "use smaller layers or batches" in result.stderr
 
 
 @pytest.mark.parametrize("command", COMMANDS)

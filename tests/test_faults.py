@@ -237,3 +237,14 @@ def test_outputs_follow_symlinks_and_write_pipes_in_place(tmp_path, iris_model):
     reader.join(timeout=30)
     assert result.exit_code == 0
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and received[0].startswith("species,prob_setosa")
+
+
+def test_a_closed_stdout_ends_any_command_quietly():
+    """As `nncli predict ... | head` does (test_predict.py), for the JSON of lr-sweep."""
+    proc = subprocess.Popen([sys.executable, "-m", "nncli", "lr-sweep", str(CONFIGS / "iris.yaml"), "--mode", "range",
+                             "--steps", "3000", "--json", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.read(10) == b'{"points":'  # more than a pipe holds is on its way
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 141
+    assert stderr == ""
