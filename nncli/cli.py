@@ -151,7 +151,7 @@ def train(
     if result.status == "diverged":
         _error(f"training diverged at epoch {result.diverged_epoch}: the loss is no longer finite. "
                f"Lower training.learning_rate (now {cfg.training.learning_rate:g}), or let "
-               f"'nncli lr-sweep {config}' find one. {output} was not written.")
+               f"'nncli lr-sweep {config}' find one. Nothing was written to {output}.")
         raise typer.Exit(EXIT_DIVERGED)
     save_model(output, pipeline.make_model(cfg, ds, trainer, metrics))
     if history is not None:

@@ -378,11 +378,12 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     text_cols = list(data_cfg.categorical) + ([data_cfg.target] if task != "regression" else [])
     df = read_csv(where, text_columns=text_cols)
     if df.empty:
-        raise DataError(f"{where} has a header but no data rows")
+        raise DataError(f"{where} has a header but no data rows; add rows of data")
     require_columns(df, [data_cfg.target], where, "target")
     names = data_cfg.features or [c for c in df.columns if c != data_cfg.target]
     if not names:
-        raise DataError(f"{where}: no feature columns: the file holds only the target {data_cfg.target!r}")
+        raise DataError(f"{where}: no feature columns: the file holds only the target {data_cfg.target!r}; "
+                        "add columns to learn from")
     if data_cfg.target in names:
         raise DataError(f"{where}: the target {data_cfg.target!r} is also listed in data.features; remove it")
     require_columns(df, names, where, "feature")
@@ -452,7 +453,8 @@ def _handle_missing(df, names, policy, where, warnings):
         kept = df.dropna(subset=names)
         warnings.append(f"{where}: dropped {len(df) - len(kept)} row(s) with a missing value")
         if kept.empty:
-            raise DataError(f"{where}: every row has a missing value in a used column")
+            raise DataError(f"{where}: every row has a missing value in a used column; fill in values, "
+                            "or name fewer columns in data.features")
         return kept
     col, row = found
     raise DataError(f"{where}: column {col!r} has a missing value on {place_of_row(where, row)}; fill it in, "

@@ -24,7 +24,7 @@ def check_writable(path, what="output file"):
         raise UsageError(f"{what} {path} is a directory; give a file name")
     if _special(target):
         if not os.access(target, os.W_OK):
-            raise UsageError(f"cannot write {what} {path}: permission denied")
+            raise UsageError(f"cannot write {what} {path}: permission denied; check its permissions")
         return
     if not target.parent.is_dir():
         raise UsageError(f"cannot write {what} {path}: folder {path.parent} does not exist")

@@ -218,7 +218,7 @@ def evaluate_csv(model, table: ChunkedCsv, policy=None):
         counts.add(chunk)
         if len(chunk.y):
             Z, A = predict_chunk(model, chunk, table)
-            sums.add(loss, chunk.y, Z, A)
+            sums.add(loss, chunk, Z, A, table)
     if sums.n == 0:
         raise DataError(f"{table.where} has no rows to evaluate" +
                         (f" ({counts.n_dropped} left out)" if counts.n_dropped else "") +
@@ -238,21 +238,30 @@ class _Sums:
             k = len(model.meta["classes"])
             self.confusion = np.zeros((k, k), np.int64)
 
-    def add(self, loss, y, Z, A):
-        """y : shape (m,), target values (regression) or class indices."""
+    def add(self, loss, chunk, Z, A, table):
+        """Add a chunk of ``table``: its targets ``chunk.y`` (values, or class indices) and outputs."""
+        Y = self._targets(chunk.y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = loss.value(Y, A, Z)
+        if not np.isfinite(value):  # before the metrics, which would overflow too
+            raise _target_too_large(self.model, chunk, Y, A, table)
+        # value() is a mean over the rows (one output for mse): add the chunk's sum.
+        self.loss_sum += value * len(Y)
+        self.n += len(Y)
+        if self.task == "regression":
+            self.errors.add(chunk.y, regression_values(self.model, A))
+        else:
+            self.confusion += confusion_matrix(chunk.y, predicted_classes(A), len(self.confusion))
+
+    def _targets(self, y):
+        """Y as in training: standardised values, or one-hot classes (one unit for binary)."""
         model, dtype = self.model, self.model.network.dtype
         if self.task == "regression":
-            # Standardised in float64, then cast, as training does.
-            Y = ((y[:, None] - model.y_mean) / model.y_std).astype(dtype)
-            self.errors.add(y, regression_values(model, A))
-        else:
-            Y = (y[:, None] == np.arange(len(model.meta["classes"]))).astype(dtype)
-            if self.task == "binary":
-                Y = Y[:, 1:]  # one unit: 1 for the second class
-            self.confusion += confusion_matrix(y, predicted_classes(A), len(self.confusion))
-        # value() is a mean over the rows (one output for mse): add the chunk's sum.
-        self.loss_sum += loss.value(Y, A, Z) * len(y)
-        self.n += len(y)
+            # Standardised in float64, then cast, as training does; an overflow shows in the loss.
+            with np.errstate(over="ignore"):
+                return ((y[:, None] - model.y_mean) / model.y_std).astype(dtype)
+        Y = (y[:, None] == np.arange(len(model.meta["classes"]))).astype(dtype)
+        return Y[:, 1:] if self.task == "binary" else Y  # binary: 1 for the second class
 
     def result(self):
         if self.task == "regression":
@@ -268,6 +277,16 @@ class _Sums:
                           for k, label in enumerate(classes)},
             "confusion_matrix": {"labels": list(classes), "matrix": C.tolist()},
         }
+
+
+def _target_too_large(model, chunk, Y, A, table):
+    """DataError naming the target farthest from its prediction, when the loss overflows the
+    model's dtype (only a regression target can: the cross-entropies cannot overflow)."""
+    distance = np.abs(Y.astype(np.float64) - A).max(axis=1)
+    i = int(np.argmax(distance))
+    return DataError(f"{table.where}: target {model.meta['target']!r} holds {chunk.y[i]:g} on "
+                     f"{table.place(int(chunk.rows[i]))}, too far from the training data for this "
+                     f"{model.network.dtype} model (the loss is not finite); check that value")
 
 
 # --- inspect ------------------------------------------------------------------------

@@ -303,7 +303,8 @@ def _run_dask(address, config, ds, learning_rates, epochs, on_run):
     try:
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise UsageError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+        raise UsageError(f"cannot connect to the Dask scheduler at {address}: {exc}; check the address, "
+                         "and that 'dask scheduler' runs there") from None
     with client:
         try:
             client.wait_for_workers(1, timeout=DASK_WORKER_TIMEOUT)

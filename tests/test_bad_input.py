@@ -181,3 +181,18 @@ def test_usage_errors_exit_2_with_a_message(model, iris_config, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "lr-sweep " + str(iris_config) not in result.stderr  # no progress: nothing ran
+
+
+@pytest.mark.parametrize("values", [["5.03e+38"], ["1e20"] * 4, ["1e200"]], ids=["beyond float32", "sum overflows",
+                                                                                  "beyond float64 squares"])
+def test_evaluate_names_a_target_too_large_for_the_model(tmp_path, values):
+    """Found by the fuzz test: the loss of such a target is not finite in the model's dtype."""
+    data = tmp_path / "train.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{i % 5}\n" for i in range(20)))
+    regression = train_model(tmp_path, "m", data, "y", [{"units": 1, "activation": "linear"}], "mse", epochs=1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,3\n" + "".join(f"1,{v}\n" for v in values))
+    result = invoke("evaluate", regression, bad)
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {bad}: target 'y' holds {float(values[0]):g} on line 3, too far from the "
+                             "training data for this float32 model (the loss is not finite); check that value\n")
