@@ -398,6 +398,10 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     X_val = Y_val = None
     if isinstance(data_cfg.validation, str):
         vdf = read_csv(data_cfg.validation, text_columns=text_cols)
+        if vdf.empty:
+            raise DataError(f"{data_cfg.validation} (data.validation) has a header but no data rows; add rows")
+        require_columns(vdf, [data_cfg.target], data_cfg.validation, "target")
+        require_columns(vdf, names, data_cfg.validation, "feature")
         vdf = _handle_missing(vdf, names + [data_cfg.target], data_cfg.missing, data_cfg.validation, warnings)
         X_val, _ = encode_features(vdf, columns, data_cfg.validation, np.float64)
         Y_val = encode_target(vdf, data_cfg.target, task, classes, data_cfg.validation, np.float64)

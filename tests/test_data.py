@@ -157,3 +157,19 @@ def test_values_too_large_to_standardise(cli, tmp_path):
     assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
     result = train(cli, tmp_path, GOOD.replace("\n5,2,1\n", "\n5,1e200,1\n"))
     assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
+
+
+@pytest.mark.parametrize("validation, message", [
+    (None, "data file {val} does not exist; check the path (relative paths in a config are relative to the config file)"),
+    ("x1,x2,y\n1,2,3\n\n4,five,6\n", "{val}: column 'x2' must be numeric, but line 4 holds 'five'"),
+    ("x1,y\n1,2\n", "{val}: feature column 'x2' not found"),
+    ("x1,x2,y\n", "{val} (data.validation) has a header but no data rows"),
+], ids=["missing", "bad value", "column missing", "header only"])
+def test_a_validation_file_is_checked_as_the_training_file(cli, tmp_path, validation, message):
+    val = tmp_path / "val.csv"
+    if validation is not None:
+        val.write_text(validation)
+    config = REGRESSION.replace("target: y", "target: y\n  validation: val.csv")
+    result = train(cli, tmp_path, GOOD, config)
+    assert result.exit_code == 2
+    assert message.format(val=val) in result.stderr
