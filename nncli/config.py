@@ -115,6 +115,22 @@ class DataConfig(_Strict):
     def _missing(cls, v):
         return _choice(v, ["error", "drop"], "missing policy")
 
+    @field_validator("features", "categorical")
+    @classmethod
+    def _each_column_once(cls, v):
+        twice = next((name for i, name in enumerate(v or []) if name in v[:i]), None)
+        if twice is not None:
+            raise ValueError(f"column {twice!r} is listed twice; remove one")
+        return v
+
+    @model_validator(mode="after")
+    def _target_is_not_a_feature(self):
+        for key in ("features", "categorical"):
+            if self.target in (getattr(self, key) or []):
+                raise ValueError(f"the target {self.target!r} is also in data.{key}; remove it from there "
+                                 "(the loss decides how the target is encoded)")
+        return self
+
 
 class LayerConfig(_Strict):
     units: int = Field(gt=0)

@@ -220,7 +220,14 @@ def require_columns(df, names, where, role):
     for name in names:
         if name not in df.columns:
             raise DataError(f"{where}: {role} column {name!r} not found{did_you_mean(name, df.columns)}; "
-                            f"columns are: {', '.join(map(str, df.columns))}")
+                            f"columns are: {', '.join(map(str, df.columns))}{_delimiter_hint(df.columns)}")
+
+
+def _delimiter_hint(columns):
+    """A hint when the header looks separated by something other than commas."""
+    if len(columns) == 1 and any(sep in str(columns[0]) for sep in ";\t|"):
+        return " (one column: nncli reads comma-separated files; save the file with commas)"
+    return ""
 
 
 def first_missing(df, names):
@@ -384,8 +391,6 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     if not names:
         raise DataError(f"{where}: no feature columns: the file holds only the target {data_cfg.target!r}; "
                         "add columns to learn from")
-    if data_cfg.target in names:
-        raise DataError(f"{where}: the target {data_cfg.target!r} is also listed in data.features; remove it")
     require_columns(df, names, where, "feature")
     require_columns(df, data_cfg.categorical, where, "categorical")
     df = _handle_missing(df, names + [data_cfg.target], data_cfg.missing, where, warnings)

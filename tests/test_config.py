@@ -73,6 +73,10 @@ CASES = [
     ("infinite rate", bad(IRIS_CONFIG, "learning_rate", ".inf"), "training.learning_rate: must be a finite number"),
     ("nan alpha", IRIS_CONFIG.replace("activation: relu", "activation: leaky_relu, alpha: .nan"),
      "model.layers.0.alpha: must be a finite number"),
+    ("feature twice", IRIS_CONFIG.replace("target: species", "target: species\n  features: [a, b, a]"),
+     "data.features: column 'a' is listed twice; remove one"),
+    ("target as a feature", IRIS_CONFIG.replace("target: species", "target: species\n  categorical: [species]"),
+     "the target 'species' is also in data.categorical; remove it from there"),
     ("duplicate key", IRIS_CONFIG + "loss: mse\n",
      "not valid YAML (line 13, column 1): key 'loss' appears twice (first on line 9); remove one"),
 ]

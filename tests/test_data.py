@@ -62,6 +62,8 @@ CASES = [
     ("feature not found", GOOD, REGRESSION.replace("target: y", "target: y\n  features: [x1, x3]"),
      "feature column 'x3' not found"),
     ("only the target", "y\n1\n2\n", REGRESSION, "no feature columns: the file holds only the target 'y'"),
+    ("semicolons", GOOD.replace(",", ";"), REGRESSION,
+     "target column 'y' not found; columns are: x1;x2;y (one column: nncli reads comma-separated files"),
     ("every row missing", "x1,y\n,1\n,2\n", REGRESSION.replace("target: y", "target: y\n  missing: drop"),
      "every row has a missing value in a used column"),
     ("output layer does not fit", "x,y\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(9)),
