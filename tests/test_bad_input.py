@@ -78,7 +78,8 @@ def test_bad_data_on_stdin(model, command):
     result = invoke(command, model, "-", input=HEADER + ROW.replace("3.5", "wide"))
     assert result.exit_code == 2
     assert "stdin: column 'sepal_width' must be numeric, but line 2 holds 'wide'" in result.stderr
-    assert invoke(command, model, "-", input="").stderr == "error: stdin is empty: expected a header row of column names\n"
+    empty = invoke(command, model, "-", input="")
+    assert empty.stderr == "error: stdin is empty: expected a header row of column names\n"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
@@ -110,7 +111,8 @@ def _command(option, tmp_path, model, config):
 
 
 BAD_OUTPUTS = [
-    ("missing folder", lambda tmp: tmp / "nope" / "out", "cannot write {what} {path}: folder {folder} does not exist"),
+    ("missing folder", lambda tmp: tmp / "nope" / "out",
+     "cannot write {what} {path}: folder {folder} does not exist"),
     ("a directory", lambda tmp: tmp, "{what} {path} is a directory; give a file name"),
 ]
 WHAT = {"train -o": "model file", "train --history": "history file", "lr-sweep --write-config": "config file",

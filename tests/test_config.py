@@ -112,7 +112,8 @@ def test_a_network_too_large_for_memory_is_bad_input(cli, write_config, tmp_path
 @pytest.mark.parametrize("make, message", [
     (lambda folder: folder / "nope.yaml", "config file {} does not exist; check the path"),
     (lambda folder: folder, "config file {} is a directory; give the path of a YAML file"),
-    (lambda folder: folder / "latin1.yaml", "config file {} is not UTF-8 text (bad byte at offset 5); save it as UTF-8"),
+    (lambda folder: folder / "latin1.yaml",
+     "config file {} is not UTF-8 text (bad byte at offset 5); save it as UTF-8"),
 ], ids=["missing", "directory", "not UTF-8"])
 def test_unusable_config_file(cli, tmp_path, command, make, message):
     (tmp_path / "latin1.yaml").write_bytes(b"# caf\xe9\n" + IRIS_CONFIG.encode())

@@ -162,7 +162,8 @@ def test_values_too_large_to_standardise(cli, tmp_path):
 
 
 @pytest.mark.parametrize("validation, message", [
-    (None, "data file {val} does not exist; check the path (relative paths in a config are relative to the config file)"),
+    (None, "data file {val} does not exist; check the path (relative paths in a config are relative to "
+           "the config file)"),
     ("x1,x2,y\n1,2,3\n\n4,five,6\n", "{val}: column 'x2' must be numeric, but line 4 holds 'five'"),
     ("x1,y\n1,2\n", "{val}: feature column 'x2' not found"),
     ("x1,x2,y\n", "{val} (data.validation) has a header but no data rows"),
