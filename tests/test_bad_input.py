@@ -198,3 +198,28 @@ def test_evaluate_names_a_target_too_large_for_the_model(tmp_path, values):
     assert result.exit_code == 2
     assert result.stderr == (f"error: {bad}: target 'y' holds {float(values[0]):g} on line 3, too far from the "
                              "training data for this float32 model (the loss is not finite); check that value\n")
+
+
+# --- how errors are rendered ----------------------------------------------------------------
+def test_debug_shows_the_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "nncli", "--debug", "train", tmp_path / "nope.yaml"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1  # Python's own exit code for an uncaught exception
+    assert "Traceback" in result.stderr
+    assert f"ConfigError: config file {tmp_path / 'nope.yaml'} does not exist" in result.stderr
+
+
+def test_a_bug_is_reported_as_one_and_exits_70(iris_config, monkeypatch):
+    from nncli import pipeline
+
+    def bug(config):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(pipeline, "prepare_data", bug)
+    result = invoke("train", iris_config)
+    assert result.exit_code == 70
+    assert result.stderr == ("error: internal error: ZeroDivisionError: division by zero (this is a bug in nncli; "
+                             "run again with --debug for the traceback and report it)\n")

@@ -248,3 +248,14 @@ def test_a_closed_stdout_ends_any_command_quietly():
     stderr = proc.stderr.read().decode()
     assert proc.wait() == 141
     assert stderr == ""
+
+
+def test_every_file_is_written_through_atomic_write():
+    """A source check: no module but fileio opens a file for writing by itself."""
+    import re
+
+    writes = re.compile(r"""open\([^)]*["'][wax]b?["']|\.to_csv\(|savetxt|\.write_(text|bytes)\(|np\.save\w*\((?!f,)""")
+    found = [f"{path.name}:{n}: {line.strip()}" for path in sorted((ROOT / "nncli").glob("*.py"))
+             if path.name != "fileio.py"
+             for n, line in enumerate(path.read_text().splitlines(), start=1) if writes.search(line)]
+    assert found == []
