@@ -5,11 +5,14 @@ The only module that uses pandas. Features are matched by column name; text colu
 in natural order. Line numbers in messages count the header as line 1.
 """
 
+import contextlib
 import csv
 import io
 import itertools
 import re
+import signal
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -537,23 +540,47 @@ class _Prefixed(io.RawIOBase):
         return True
 
     def readinto(self, buffer):
+        try:
+            return self._readinto(buffer)
+        except BaseException as exc:
+            self.failure = exc  # pandas does not pass it on: see ChunkedCsv._raise_read_failure
+            raise
+
+    def _readinto(self, buffer):
         if self._head:
             n = min(len(buffer), len(self._head))
             data, self._head = self._head[:n], self._head[n:]
         else:
-            try:
-                data = self._stream.read(len(buffer))
-            except BaseException as exc:
-                # pandas turns any exception in a read into a ParserError ("Calling
-                # read(nbytes) on source failed"); keep it so that chunks() raises it instead.
-                self.failure = exc
-                raise
+            data = self._stream.read(len(buffer))
             n = len(data)
         buffer[:n] = data
         if self._watch and self.plain:
             self.plain = _plain(self._last + data)  # a blank line may straddle two reads
             self._last = data[-1:]
         return n
+
+
+@contextlib.contextmanager
+def _interrupts_noted(raw):
+    """While pandas reads from ``raw``, note Ctrl-C (and a SIGTERM handled as one) in
+    ``raw.failure`` too: pandas may be inside ``raw.readinto`` when it is raised."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def note(signum, frame):
+        raw.failure = KeyboardInterrupt()
+        previous[signum](signum, frame)  # raises KeyboardInterrupt, as before
+
+    noted = [sig for sig, handler in previous.items() if callable(handler)]
+    for sig in noted:
+        signal.signal(sig, note)
+    try:
+        yield
+    finally:
+        for sig in noted:
+            signal.signal(sig, previous[sig])
 
 
 class ChunkedCsv:
@@ -609,6 +636,19 @@ class ChunkedCsv:
             return place_of_row(self.where, row)
         return f"line {row + 2}" if self._raw.plain else place_of_row(None, row)
 
+    def _raise_read_failure(self):
+        """Raise what interrupted a read (Ctrl-C, an I/O error), if anything did.
+
+        pandas does not let an exception raised in a read through: it reports a
+        ParserError ("Calling read(nbytes) on source failed"), or takes it for the end
+        of the file and returns the rows so far, which would be written as if complete.
+        """
+        failure = self._raw.failure
+        if isinstance(failure, OSError):
+            raise DataError(f"cannot read {self.where}: {failure.strerror or failure}") from None
+        if failure is not None:
+            raise failure
+
     def _place_of_record(self, n):
         """'line N' of pandas' record ``n`` (from 1, the header and blank lines included)."""
         if self._file is not None:
@@ -625,32 +665,34 @@ class ChunkedCsv:
         (it usually means an unquoted comma has shifted the values).
         """
         try:
-            reader = pd.read_csv(
-                self._text, names=self.header, header=None, index_col=False,
-                dtype={c: str for c in text_columns}, keep_default_na=False,
-                na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
+            with _interrupts_noted(self._raw):  # pandas reads the first block here already
+                reader = pd.read_csv(
+                    self._text, names=self.header, header=None, index_col=False,
+                    dtype={c: str for c in text_columns}, keep_default_na=False,
+                    na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
+            self._raise_read_failure()
             while True:
                 with warnings.catch_warnings():
                     # Text among numbers is found and reported by encode_chunk, with its line.
                     warnings.simplefilter("ignore", pd.errors.DtypeWarning)
                     # A first row with a field too many: pandas warns and drops the field.
                     warnings.simplefilter("error", pd.errors.ParserWarning)
-                    df = next(reader, None)
+                    with _interrupts_noted(self._raw):
+                        df = next(reader, None)
+                self._raise_read_failure()
                 if df is None:
                     return
                 yield df
         except pd.errors.ParserWarning:
             raise DataError(_too_many_fields(self.where, self.place(0), len(self.header))) from None
         except pd.errors.ParserError as exc:
-            failure = self._raw.failure
-            if isinstance(failure, OSError):
-                raise DataError(f"cannot read {self.where}: {failure.strerror or failure}") from None
-            if failure is not None:
-                raise failure from None
+            self._raise_read_failure()
             message = parser_message(exc, self._place_of_record, header_seen=False)
             raise DataError(f"{self.where} could not be parsed as CSV: {message}") from None
         except UnicodeDecodeError as exc:
             raise DataError(f"{self.where} is not UTF-8 text ({exc.reason}); save it as UTF-8 CSV") from None
+        except OSError as exc:  # not to be taken for a failure to write the output
+            raise DataError(f"cannot read {self.where}: {exc.strerror or exc}") from None
 
 
 @dataclass

@@ -9,7 +9,7 @@ replace it with a plain file.
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from nncli.errors import OutputError, UsageError
@@ -54,20 +54,21 @@ def atomic_write(path, mode="wb"):
         with _in_place(path, target, mode) as f:
             yield f
         return
+    # The name is chosen before the file is made, so that a Ctrl-C at any moment, even
+    # just after it is made, finds the name to remove.
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _cannot_write(path, exc) from None
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
+        # O_EXCL: never write into a file that someone else made; mode 0o666 less the umask, as open() gives.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, mode, **_text_options(mode)) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if not isinstance(exc, FileExistsError):  # that file is not ours
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(exc, OSError):
             raise _cannot_write(path, exc) from None
         raise
@@ -88,9 +89,3 @@ def _text_options(mode):
 
 def _cannot_write(path, exc):
     return OutputError(f"cannot write {path}: {exc.strerror or exc}; the file is unchanged")
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -136,7 +136,9 @@ def test_interrupted_predict_leaves_no_output_and_no_temporary_file(tmp_path, si
     out = tmp_path / "p.csv"
     proc = subprocess.Popen([sys.executable, "-m", "nncli", "predict", str(model), "-", "-o", str(out)],
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
-    proc.stdin.write((DATASETS / "iris.csv").read_bytes() * 4)  # more than the 8 KiB read to check it
+    header, body = (DATASETS / "iris.csv").read_text().split("\n", 1)
+    proc.stdin.write(f"{header}\n{body * 4}".encode())  # more than the 8 KiB read to check the header
+    # stdin stays open: predict waits for more rows, inside its write.
     proc.stdin.flush()
     deadline = time.monotonic() + 30
     while not _hidden(tmp_path) and time.monotonic() < deadline:  # the temporary output file
@@ -259,3 +261,39 @@ def test_every_file_is_written_through_atomic_write():
              if path.name != "fileio.py"
              for n, line in enumerate(path.read_text().splitlines(), start=1) if writes.search(line)]
     assert found == []
+
+
+class _FailingStdin:
+    """stdin whose reads return ``data`` in pieces, then raise ``failure``."""
+
+    def __init__(self, data, failure):
+        self.buffer, self._data, self._failure = self, data, failure
+
+    def read(self, n=-1):
+        if not self._data:
+            raise self._failure
+        piece, self._data = self._data[:max(n, 1)], self._data[max(n, 1):]
+        return piece
+
+
+@pytest.mark.parametrize("failure, expected", [
+    (KeyboardInterrupt(), KeyboardInterrupt),
+    (OSError(errno.EIO, os.strerror(errno.EIO)), "cannot read stdin: Input/output error"),
+])
+def test_a_failed_read_is_never_taken_for_the_end_of_the_data(monkeypatch, failure, expected):
+    """A read that fails ends the reading with that failure (an I/O error as one of reading,
+    not of writing the output). When the failure comes from a signal handler, pandas can
+    turn it into a ParserError or take it for the end of the data (the rows so far would
+    be written as if they were all): test_interrupted_predict_... exercises that."""
+    from nncli.data import ChunkedCsv
+    from nncli.errors import DataError
+
+    header, body = (DATASETS / "iris.csv").read_text().split("\n", 1)
+    monkeypatch.setattr(sys, "stdin", _FailingStdin(f"{header}\n{body * 20}".encode(), failure))
+    with ChunkedCsv("-") as table:
+        if expected is KeyboardInterrupt:
+            with pytest.raises(KeyboardInterrupt):
+                list(table.chunks(chunksize=100_000))
+        else:
+            with pytest.raises(DataError, match=expected):
+                list(table.chunks(chunksize=100_000))
