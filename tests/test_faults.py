@@ -115,13 +115,14 @@ def test_second_ctrl_c_exits_at_once_without_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no model, no history, no temporary file
 
 
-def test_ctrl_c_during_lr_sweep_writes_nothing(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_during_lr_sweep_writes_nothing(tmp_path, sig):
     for jobs in ("1", "2"):
         cmd = [sys.executable, "-m", "nncli", "lr-sweep", str(CONFIGS / "digits.yaml"), "--num", "4",
                "--jobs", jobs, "--write-config", "best.yaml"]
         proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         _read_until(proc.stderr, "lr-sweep")  # the progress title: the runs are starting
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
         assert err.endswith("error: interrupted\n") and "Traceback" not in err
