@@ -3,6 +3,8 @@
 Y and A are of shape (m, n_outputs): targets (one-hot for cross_entropy, 0/1 for
 binary_cross_entropy) and the output layer's activations. Z is the output layer's
 pre-activation; the cross-entropies use it so that no log(0) is ever taken.
+``output_delta`` writes into ``out`` when given one (the training loop passes a
+preallocated buffer).
 """
 
 import numpy as np
@@ -22,8 +24,8 @@ class Loss:
     def value(self, Y, A, Z):
         raise NotImplementedError
 
-    def output_delta(self, Y, A, Z, activation):
-        """Return dL/dZ of the output layer, shape (m, n_outputs)."""
+    def output_delta(self, Y, A, Z, activation, out=None):
+        """Return dL/dZ of the output layer, shape (m, n_outputs), written into ``out`` if given."""
         raise NotImplementedError
 
 
@@ -36,9 +38,10 @@ class MeanSquaredError(Loss):
         diff = A - Y
         return float(np.vdot(diff, diff)) / diff.size
 
-    def output_delta(self, Y, A, Z, activation):
-        dA = (A - Y) * (2.0 / Y.size)
-        return activation.backward(dA, Z, A)
+    def output_delta(self, Y, A, Z, activation, out=None):
+        dA = np.subtract(A, Y, out=out)
+        dA *= 2.0 / Y.size
+        return activation.backward(dA, Z, A, out=dA)
 
 
 class BinaryCrossEntropy(Loss):
@@ -49,13 +52,16 @@ class BinaryCrossEntropy(Loss):
 
     def value(self, Y, A, Z):
         # -log sigmoid(z) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z), so
-        # the loss is softplus(z) - y z, computed as max(z, 0) + log1p(exp(-|z|)) - y z.
+        # the loss is softplus(z) - y z, computed as max(z, 0) + log1p(exp(-|z|)) - y z
+        # (from Z, not A: exact to rounding even where A rounds to 0 or 1).
         losses = np.maximum(Z, 0) - Y * Z + np.log1p(np.exp(-np.abs(Z)))
         return float(losses.sum()) / Y.shape[0]
 
-    def output_delta(self, Y, A, Z, activation):
+    def output_delta(self, Y, A, Z, activation, out=None):
         # Sigmoid and cross-entropy cancel: dZ = (A - Y) / m.
-        return (A - Y) * (1.0 / Y.shape[0])
+        dZ = np.subtract(A, Y, out=out)
+        dZ *= 1.0 / Y.shape[0]
+        return dZ
 
 
 class CrossEntropy(Loss):
@@ -65,14 +71,21 @@ class CrossEntropy(Loss):
     activation = "softmax"
 
     def value(self, Y, A, Z):
-        # log softmax(z) = z - max(z) - log sum exp(z - max(z)): finite for any z.
-        shifted = Z - Z.max(axis=1, keepdims=True)
-        log_A = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        if A.min() >= np.finfo(A.dtype).tiny:
+            # Every probability is a normal number: log A is exact to rounding.
+            log_A = np.log(A)
+        else:
+            # Some underflowed: log softmax(z) = z - max(z) - log sum exp(z - max(z))
+            # stays finite for any z.
+            shifted = Z - Z.max(axis=1, keepdims=True)
+            log_A = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         return -float(np.vdot(Y, log_A)) / Y.shape[0]
 
-    def output_delta(self, Y, A, Z, activation):
+    def output_delta(self, Y, A, Z, activation, out=None):
         # Softmax and cross-entropy cancel: dZ = (A - Y) / m.
-        return (A - Y) * (1.0 / Y.shape[0])
+        dZ = np.subtract(A, Y, out=out)
+        dZ *= 1.0 / Y.shape[0]
+        return dZ
 
 
 LOSSES = {cls.name: cls for cls in (MeanSquaredError, BinaryCrossEntropy, CrossEntropy)}

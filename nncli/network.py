@@ -4,7 +4,14 @@ Notation of the lecture, vectorised over a batch of m examples (one per row):
     A[0] = X,  Z[l] = A[l-1] W[l] + b[l],  A[l] = g[l](Z[l])   for l = 1..L
 with W[l] of shape (n[l-1], n[l]) and b[l] of shape (n[l],). Python lists hold
 layer l at index l - 1.
+
+``forward`` and ``backward`` allocate their results, unless given a ``Workspace``:
+then they write into its preallocated arrays, as the training loop does batch
+after batch. The parameters live in one vector, of which W[l] and b[l] are views,
+so that an optimizer can update them all in one vectorised step.
 """
+
+import math
 
 import numpy as np
 
@@ -36,8 +43,11 @@ class Network:
             )
             for layer in layers
         ]
-        self.W = [np.zeros((n_in, n_out), self.dtype) for n_in, n_out in zip(self.sizes, self.sizes[1:])]
-        self.b = [np.zeros(n_out, self.dtype) for n_out in self.sizes[1:]]
+        shapes = parameter_shapes(self.sizes)
+        self._vector = np.zeros(sum(math.prod(shape) for shape in shapes), self.dtype)
+        self._views = split_vector(self._vector, shapes)
+        self.W, self.b = self._views[0::2], self._views[1::2]
+        self._ones_cache = np.ones(0, self.dtype)
 
     @property
     def n_layers(self):
@@ -58,13 +68,27 @@ class Network:
         """
         for l, g in enumerate(self.activations):
             draw = get_initializer(init or default_init(g.name))
-            self.W[l] = draw(rng, self.sizes[l], self.sizes[l + 1], self.dtype)
-            self.b[l] = np.zeros(self.sizes[l + 1], self.dtype)
+            self.W[l][...] = draw(rng, self.sizes[l], self.sizes[l + 1], self.dtype)
+            self.b[l][...] = 0
         return self
 
     def params(self):
         """The parameter arrays [W1, b1, ..., WL, bL] (the arrays themselves, not copies)."""
         return [P for Wb in zip(self.W, self.b) for P in Wb]
+
+    def parameter_vector(self):
+        """Every parameter in one vector, of which the arrays of ``params()`` are views.
+
+        An optimizer given ``[parameter_vector()]`` (and the gradients likewise) updates
+        all parameters in one vectorised step. W or b arrays that were replaced rather
+        than written into are first copied into a new vector and become views of it.
+        """
+        params = self.params()
+        if len(params) != len(self._views) or any(P is not V for P, V in zip(params, self._views)):
+            self._vector = np.concatenate([np.asarray(P, self.dtype).ravel() for P in params])
+            self._views = split_vector(self._vector, [P.shape for P in params])
+            self.W[:], self.b[:] = self._views[0::2], self._views[1::2]
+        return self._vector
 
     def get_weights(self):
         """A copy of every parameter array, in the order of ``params()``."""
@@ -75,23 +99,30 @@ class Network:
         for P, value in zip(self.params(), weights):
             P[...] = value
 
-    def forward(self, X):
+    def forward(self, X, workspace=None):
         """Forward propagation.
 
         Parameters
         ----------
         X : ndarray of shape (m, n[0])
+        workspace : Workspace, optional
+            Write Z and A into its arrays (for m <= workspace.rows) instead of new ones;
+            they are overwritten by the next call with the same workspace.
 
         Returns
         -------
         Zs, As : lists of L arrays, Z[l] and A[l] of shape (m, n[l])
         """
+        if workspace is None:
+            Z_out = A_out = [None] * self.n_layers
+        else:
+            Z_out, A_out, _ = workspace.batch(X.shape[0])
         Zs, As = [], []
         A = X
-        for W, b, g in zip(self.W, self.b, self.activations):
-            Z = A @ W
+        for l, (W, b, g) in enumerate(zip(self.W, self.b, self.activations)):
+            Z = matmul(A, W, out=Z_out[l])
             Z += b
-            A = g.forward(Z)
+            A = g.forward(Z, out=A_out[l])
             Zs.append(Z)
             As.append(A)
         return Zs, As
@@ -100,7 +131,7 @@ class Network:
         """Output activations A[L], shape (m, n[L])."""
         return self.forward(X)[1][-1]
 
-    def backward(self, X, Y, Zs, As, loss):
+    def backward(self, X, Y, Zs, As, loss, workspace=None):
         """Backpropagation by the chain rule.
 
         Parameters
@@ -109,23 +140,100 @@ class Network:
         Y : ndarray of shape (m, n[L])
         Zs, As : the caches returned by ``forward(X)``
         loss : nncli.losses.Loss
+        workspace : Workspace, optional
+            Write the gradients (and the deltas on the way) into its arrays.
 
         Returns
         -------
         grads : list [dW1, db1, ..., dWL, dbL], shapes as ``params()``
         """
-        L = self.n_layers
+        L, m = self.n_layers, X.shape[0]
+        if workspace is None:
+            grads_out, dZ_out = [None] * (2 * L), [None] * L
+        else:
+            grads_out, dZ_out = workspace.grads, workspace.batch(m)[2]
         grads = [None] * (2 * L)
-        dZ = loss.output_delta(Y, As[-1], Zs[-1], self.activations[-1])
+        dZ = loss.output_delta(Y, As[-1], Zs[-1], self.activations[-1], out=dZ_out[-1])
         for l in range(L - 1, -1, -1):
             A_prev = As[l - 1] if l > 0 else X
-            grads[2 * l] = A_prev.T @ dZ
-            grads[2 * l + 1] = dZ.sum(axis=0)
+            grads[2 * l] = matmul(A_prev.T, dZ, out=grads_out[2 * l])
+            # db = sum of dZ's rows, as a matrix-vector product: BLAS sums the rows of
+            # a narrow dZ many times faster than numpy's column-wise reduction.
+            grads[2 * l + 1] = np.matmul(self._ones(m), dZ, out=grads_out[2 * l + 1])
             if l > 0:
-                dA_prev = dZ @ self.W[l].T
-                dZ = self.activations[l - 1].backward(dA_prev, Zs[l - 1], As[l - 1])
+                dA_prev = matmul(dZ, self.W[l].T, out=dZ_out[l - 1])
+                dZ = self.activations[l - 1].backward(dA_prev, Zs[l - 1], As[l - 1], out=dA_prev)
         return grads
+
+    def _ones(self, m):
+        """A vector of m ones in the network's dtype (kept between calls)."""
+        if self._ones_cache.size != m:
+            self._ones_cache = np.ones(m, self.dtype)
+        return self._ones_cache
 
     def check_loss(self, loss):
         """Raise ConfigError if ``loss`` cannot work with this network's output layer."""
         check_pairing(loss, self.activations[-1].name, self.sizes[-1])
+
+
+def parameter_shapes(sizes):
+    """Shapes of [W1, b1, ..., WL, bL] for layer sizes [n0, n1, ..., nL]."""
+    return [shape for n_in, n_out in zip(sizes, sizes[1:]) for shape in ((n_in, n_out), (n_out,))]
+
+
+def split_vector(vector, shapes):
+    """Views of consecutive pieces of the 1-d ``vector``, one of each shape."""
+    views, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        views.append(vector[start:start + size].reshape(shape))
+        start += size
+    return views
+
+
+def matmul(A, B, out=None):
+    """A @ B, into ``out`` if given.
+
+    With an inner dimension of 1 (a one-unit layer's dZ W^T, or a one-feature X) the
+    product is an outer product, which BLAS runs several times slower than numpy's
+    broadcast multiply of the column by the row; both give the same numbers.
+    """
+    if A.shape[1] == 1:
+        return np.multiply(A, B, out=out)
+    return np.matmul(A, B, out=out)
+
+
+class Workspace:
+    """Preallocated arrays for ``forward`` and ``backward`` on batches of up to ``rows`` examples.
+
+    Reusing them batch after batch saves an allocation per array per step (and, for
+    large layers, the page faults of fresh memory). A batch of m rows uses views of
+    the first m rows, made once per distinct m.
+
+    Parameters
+    ----------
+    network : Network
+    rows : int
+        The largest batch.
+    """
+
+    def __init__(self, network, rows):
+        self.rows = rows
+        units = network.sizes[1:]
+        self.Z = [np.empty((rows, n), network.dtype) for n in units]
+        self.A = [np.empty((rows, n), network.dtype) for n in units]
+        # dA of a layer, turned into its dZ in place by the activation's backward.
+        self.dZ = [np.empty((rows, n), network.dtype) for n in units]
+        # backward writes [dW1, db1, ...] into views of one vector laid out as the
+        # network's parameter_vector(), for an optimizer to take whole.
+        shapes = [P.shape for P in network.params()]
+        self.gradient_vector = np.empty(sum(math.prod(shape) for shape in shapes), network.dtype)
+        self.grads = split_vector(self.gradient_vector, shapes)
+        self._views = {}
+
+    def batch(self, m):
+        """(Zs, As, dZs): lists of arrays of shape (m, n[l]) for a batch of m rows."""
+        views = self._views.get(m)
+        if views is None:
+            views = self._views[m] = tuple([a[:m] for a in arrays] for arrays in (self.Z, self.A, self.dZ))
+        return views

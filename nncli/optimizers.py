@@ -1,8 +1,18 @@
-"""Parameter update rules. Each updates the parameter arrays in place."""
+"""Parameter update rules. Each updates the parameter arrays in place.
+
+``update(params, grads)`` is called once per batch with the same arrays in the same
+order; the rules keep their state (and a scratch array per parameter, so that a step
+allocates nothing) in lists that follow that order. Reading ``learning_rate`` at
+every step lets a callback change it during training.
+"""
 
 import numpy as np
 
 from nncli.errors import ConfigError
+
+
+def _like(arrays):
+    return [np.zeros_like(P) for P in arrays]
 
 
 class SGD:
@@ -12,11 +22,15 @@ class SGD:
 
     def __init__(self, learning_rate):
         self.learning_rate = learning_rate
+        self.scratch = None
 
     def update(self, params, grads):
         """Update each array of ``params`` in place with its gradient in ``grads``."""
-        for P, dP in zip(params, grads):
-            P -= self.learning_rate * dP
+        if self.scratch is None:
+            self.scratch = _like(params)
+        for P, dP, S in zip(params, grads, self.scratch):
+            np.multiply(dP, self.learning_rate, out=S)
+            P -= S
 
 
 class Momentum:
@@ -27,14 +41,14 @@ class Momentum:
     def __init__(self, learning_rate, beta=0.9):
         self.learning_rate = learning_rate
         self.beta = beta
-        self.velocity = None
+        self.velocity = self.scratch = None
 
     def update(self, params, grads):
         if self.velocity is None:
-            self.velocity = [np.zeros_like(P) for P in params]
-        for P, dP, V in zip(params, grads, self.velocity):
+            self.velocity, self.scratch = _like(params), _like(params)
+        for P, dP, V, S in zip(params, grads, self.velocity, self.scratch):
             V *= self.beta
-            V -= self.learning_rate * dP
+            V -= np.multiply(dP, self.learning_rate, out=S)
             P += V
 
 
@@ -47,20 +61,28 @@ class Adam:
         self.learning_rate = learning_rate
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.t = 0
-        self.m = self.v = None
+        self.m = self.v = self.scratch = None
 
     def update(self, params, grads):
         if self.m is None:
-            self.m = [np.zeros_like(P) for P in params]
-            self.v = [np.zeros_like(P) for P in params]
+            self.m, self.v, self.scratch = _like(params), _like(params), _like(params)
         self.t += 1
         step = self.learning_rate * np.sqrt(1 - self.beta2**self.t) / (1 - self.beta1**self.t)
-        for P, dP, M, V in zip(params, grads, self.m, self.v):
+        for P, dP, M, V, S in zip(params, grads, self.m, self.v, self.scratch):
+            # M <- beta1 M + (1 - beta1) dP
             M *= self.beta1
-            M += (1 - self.beta1) * dP
+            M += np.multiply(dP, 1 - self.beta1, out=S)
+            # V <- beta2 V + (1 - beta2) dP^2
             V *= self.beta2
-            V += (1 - self.beta2) * dP * dP
-            P -= step * M / (np.sqrt(V) + self.epsilon)
+            np.multiply(dP, 1 - self.beta2, out=S)
+            S *= dP
+            V += S
+            # P <- P - step M / (sqrt(V) + epsilon)
+            np.sqrt(V, out=S)
+            S += self.epsilon
+            np.divide(M, S, out=S)
+            S *= step
+            P -= S
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}

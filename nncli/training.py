@@ -7,10 +7,20 @@ Callbacks may stop training through ``trainer.stop(status)``; the loop checks af
 every batch, so a stop (e.g. Ctrl-C) takes effect at the end of the current batch.
 """
 
+import math
+import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from nncli.network import Workspace
+
+# A step whose largest matrix product has fewer multiply-adds than this runs with one
+# BLAS thread: handing such products to a second thread costs more than it saves, and
+# one thread is steadier on a busy machine (measurements in bench/BENCHMARKS.md).
+MULTITHREAD_MIN_MACS = 4_000_000
 
 
 class Callback:
@@ -90,13 +100,17 @@ class Trainer:
         Validation metrics, reported as ``val_<name>`` in the epoch logs.
     task : str
         Passed on to callbacks in ``on_train_begin``.
+    blas_threads : int or None
+        Threads for the matrix products during ``fit``; None chooses from the size of
+        the products (see ``blas_threads_for``).
     """
 
     def __init__(self, network, loss, optimizer, *, epochs, batch_size, rng,
-                 callbacks=(), metric_fn=None, task="regression"):
+                 callbacks=(), metric_fn=None, task="regression", blas_threads=None):
         self.network, self.loss, self.optimizer = network, loss, optimizer
         self.epochs, self.batch_size, self.rng = epochs, batch_size, rng
         self.callbacks, self.metric_fn, self.task = list(callbacks), metric_fn, task
+        self.blas_threads = blas_threads
         self.stop_training, self.status = False, "completed"
         self.steps = 0  # parameter updates made so far
 
@@ -116,8 +130,20 @@ class Trainer:
         """Train for ``epochs`` epochs, or until a callback or a divergence stops it.
 
         X : ndarray of shape (m, n[0]); Y : ndarray of shape (m, n[L]); likewise the
-        optional validation arrays. Returns a TrainResult.
+        optional validation arrays (all used in the network's dtype, converted once if
+        need be). Returns a TrainResult.
         """
+        dtype = self.network.dtype
+        X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
+        batch = self._batch_rows(len(X))
+        with self._blas_limit(batch):
+            return self._fit(X, Y, X_val, Y_val, batch)
+
+    def _fit(self, X, Y, X_val, Y_val, batch):
+        self._workspace = Workspace(self.network, batch)
+        if batch < len(X):  # shuffled batches are gathered into these
+            self._X_batch = np.empty((batch,) + X.shape[1:], X.dtype)
+            self._Y_batch = np.empty((batch,) + Y.shape[1:], Y.dtype)
         for cb in self.callbacks:
             if hasattr(cb, "set_trainer"):
                 cb.set_trainer(self)
@@ -131,8 +157,8 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(1, self.epochs + 1):
                 start = time.perf_counter()
-                train_loss = self._run_epoch(X, Y)
-                if not np.isfinite(train_loss):
+                train_loss = self._run_epoch(X, Y, batch)
+                if not math.isfinite(train_loss):
                     self.status, result.diverged_epoch = "diverged", epoch
                     break
                 if self.stop_training and self.status == "interrupted":
@@ -153,21 +179,50 @@ class Trainer:
             cb.on_train_end({"status": result.status, "epochs_run": result.epochs_run})
         return result
 
-    def _run_epoch(self, X, Y):
+    def _gather(self, X, Y, rows):
+        """The examples ``rows`` of X and Y, copied into the batch buffers.
+
+        Gathering batch by batch into the same small buffers (rather than copying the
+        whole shuffled set every epoch) keeps memory flat and never touches fresh pages:
+        a shuffled copy of a 190 MB set cost more in page faults than in copying.
+        """
+        k = len(rows)
+        # mode="clip": the rows are valid, and the default "raise" would buffer the output.
+        Xb = X.take(rows, axis=0, out=self._X_batch[:k], mode="clip")
+        Yb = Y.take(rows, axis=0, out=self._Y_batch[:k], mode="clip")
+        return Xb, Yb
+
+    def _batch_rows(self, m):
+        return m if self.batch_size is None else max(1, min(self.batch_size, m))
+
+    def _blas_limit(self, batch):
+        """A context that runs the matrix products with the chosen number of BLAS threads."""
+        threads = self.blas_threads or blas_threads_for(self.network.sizes, batch)
+        if threads == os.cpu_count():
+            return nullcontext()  # BLAS's own default: no need to load threadpoolctl
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=threads, user_api="blas")
+
+    def _run_epoch(self, X, Y, batch):
         """One pass over the shuffled examples; returns the mean of the batch losses."""
         m = len(X)
-        batch = m if self.batch_size is None else min(self.batch_size, m)
-        if batch < m:
-            order = self.rng.permutation(m)
-            X, Y = X[order], Y[order]
-        net, loss, total = self.network, self.loss, 0.0
+        order = self.rng.permutation(m) if batch < m else None
+        net, loss, workspace, total = self.network, self.loss, self._workspace, 0.0
+        # One vector each for the parameters and the gradients (backward fills the
+        # workspace's): the optimizer updates everything in one vectorised step.
+        params, grads = [net.parameter_vector()], [workspace.gradient_vector]
         for start in range(0, m, batch):
-            Xb, Yb = X[start:start + batch], Y[start:start + batch]
-            Zs, As = net.forward(Xb)
+            if order is None:
+                Xb, Yb = X[start:start + batch], Y[start:start + batch]
+            else:
+                Xb, Yb = self._gather(X, Y, order[start:start + batch])
+            Zs, As = net.forward(Xb, workspace)
             batch_loss = loss.value(Yb, As[-1], Zs[-1])
-            if not np.isfinite(batch_loss):
+            if not math.isfinite(batch_loss):
                 return batch_loss
-            self.optimizer.update(net.params(), net.backward(Xb, Yb, Zs, As, loss))
+            net.backward(Xb, Yb, Zs, As, loss, workspace)
+            self.optimizer.update(params, grads)
             total += batch_loss * len(Xb)
             self.steps += 1
             for cb in self.callbacks:
@@ -176,3 +231,14 @@ class Trainer:
             if self.stop_training:
                 break
         return total / m
+
+
+def blas_threads_for(sizes, batch_rows, cores=None):
+    """BLAS threads for training a network of layer ``sizes`` on batches of ``batch_rows``.
+
+    One thread when the step's largest matrix product is small (fewer than
+    MULTITHREAD_MIN_MACS multiply-adds), every core otherwise.
+    """
+    cores = cores or os.cpu_count() or 1
+    largest = batch_rows * max(a * b for a, b in zip(sizes, sizes[1:]))
+    return 1 if largest < MULTITHREAD_MIN_MACS else cores
