@@ -2,7 +2,8 @@
 
 This is the one place where exceptions become exit codes:
 0 success · 1 training failed (diverged) · 2 bad input (usage, config, data, model file)
-· 130 interrupted. Heavy modules (numpy, pandas, rich tables) are imported inside
+or an output that cannot be written · 70 a bug in nncli · 130 interrupted · 141 stdout
+closed early. Heavy modules (numpy, pandas, rich tables) are imported inside
 the commands so that ``nncli --help`` starts fast.
 """
 
@@ -20,18 +21,31 @@ import typer
 from nncli.errors import NncliError
 
 EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for tools stopped by `| head`
 _options = {"debug": False}
 
 
 def handles_errors(command):
-    """Run ``command``, rendering nncli's errors as one line on stderr with an exit code."""
+    """Run ``command``, rendering nncli's errors as one line on stderr with an exit code.
+
+    SIGTERM is handled as Ctrl-C, so that a killed command still removes its temporary files.
+    A reader of stdout that goes away (``| head``) ends the command quietly, as for other tools.
+    """
 
     @functools.wraps(command)
     def run(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with _sigterm_as_interrupt():
+                try:
+                    return command(*args, **kwargs)
+                finally:
+                    sys.stdout.flush()  # here, so that a closed pipe is handled below, not at exit
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            # Point stdout at /dev/null so that Python's final flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except NncliError as exc:
             if _options["debug"]:
                 raise
@@ -40,6 +54,12 @@ def handles_errors(command):
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except MemoryError as exc:
+            if _options["debug"]:
+                raise
+            _error(f"not enough memory ({exc or 'MemoryError'}); use smaller layers or batches, "
+                   "or a smaller --chunk-size")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except Exception as exc:
             if _options["debug"]:
                 raise
@@ -80,6 +100,8 @@ def _stderr_console():
     return Console(stderr=True)
 
 
+# readable=False on paths: nncli checks them itself, with its own one-line messages.
+ConfigArgument = Annotated[Path, typer.Argument(help="YAML config file.", show_default=False, readable=False)]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="KEY=VALUE",
@@ -90,10 +112,12 @@ SetOption = Annotated[
 @app.command()
 @handles_errors
 def train(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the model.")] = Path("model.npz"),
+    config: ConfigArgument,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the model.",
+                                         readable=False)] = Path("model.npz"),
     set_: SetOption = None,
-    history: Annotated[Optional[Path], typer.Option("--history", help="Write one CSV row per epoch here.")] = None,
+    history: Annotated[Optional[Path], typer.Option("--history", help="Write one CSV row per epoch here.",
+                                                    readable=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
 ):
@@ -104,6 +128,7 @@ def train(
     from nncli import pipeline
     from nncli.config import load_config
     from nncli.display import TrainingDisplay, display_mode, render_summary
+    from nncli.errors import UsageError
     from nncli.fileio import check_writable
     from nncli.modelfile import save_model
 
@@ -111,6 +136,8 @@ def train(
     check_writable(output, "model file")
     if history is not None:
         check_writable(history, "history file")
+        if Path(history).resolve() == Path(output).resolve():
+            raise UsageError(f"--history and -o are both {output}; give the history another name")
     ds = pipeline.prepare_data(cfg)
     console = _stderr_console()
     for message in [] if quiet else ds.warnings + _training_warnings(cfg, ds):
@@ -124,7 +151,7 @@ def train(
     if result.status == "diverged":
         _error(f"training diverged at epoch {result.diverged_epoch}: the loss is no longer finite. "
                f"Lower training.learning_rate (now {cfg.training.learning_rate:g}), or let "
-               f"'nncli lr-sweep {config}' find one. {output} was not written.")
+               f"'nncli lr-sweep {config}' find one. Nothing was written to {output}.")
         raise typer.Exit(EXIT_DIVERGED)
     save_model(output, pipeline.make_model(cfg, ds, trainer, metrics))
     if history is not None:
@@ -173,7 +200,7 @@ class SweepMode(str, Enum):
 @app.command("lr-sweep")
 @handles_errors
 def lr_sweep(
-    config: Annotated[Path, typer.Argument(help="YAML config file.", show_default=False)],
+    config: ConfigArgument,
     mode: Annotated[SweepMode, typer.Option("--mode", help="grid: one training run per rate; "
                                             "range: one run with a rate rising every update.")] = SweepMode.grid,
     min_lr: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = 1e-5,
@@ -192,7 +219,8 @@ def lr_sweep(
     json_: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")] = False,
     print_best: Annotated[bool, typer.Option("--print-best", help="Print only the best rate on stdout.")] = False,
     write_config: Annotated[Optional[Path], typer.Option(
-        "--write-config", metavar="PATH", help="Write a copy of the config with the best rate.")] = None,
+        "--write-config", metavar="PATH", help="Write a copy of the config with the best rate.",
+        readable=False)] = None,
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.")] = False,
 ):
@@ -218,6 +246,7 @@ def lr_sweep(
         other = "grid" if mode is SweepMode.range else "range"
         raise UsageError(f"{', '.join(misplaced)} applies to --mode {other} only")
     rates = sweep.log_grid(min_lr, max_lr, 11 if num is None else num)  # checks --min/--max/--num
+    steps = sweep.check_steps(100 if steps is None else steps)
     cfg = load_config(config, set_ or [])
     if write_config is not None:
         check_writable(write_config, "config file")
@@ -227,14 +256,13 @@ def lr_sweep(
     console = _stderr_console()
     progress_mode = display_mode(console, quiet or json_ or print_best)
 
-    with _sigterm_as_interrupt():
-        if mode is SweepMode.grid:
-            jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
-            result, best, data, failure, detail = _grid_sweep(
-                cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet)
-        else:
-            result, best, data, failure, detail = _range_test(
-                cfg, ds, config, min_lr, max_lr, 100 if steps is None else steps, console, progress_mode)
+    if mode is SweepMode.grid:
+        jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
+        result, best, data, failure, detail = _grid_sweep(
+            cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet)
+    else:
+        result, best, data, failure, detail = _range_test(
+            cfg, ds, config, min_lr, max_lr, steps, console, progress_mode)
 
     if json_:
         print(json.dumps(data, allow_nan=False))
@@ -303,7 +331,7 @@ def _cores():
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
-    """Let SIGTERM stop a sweep as Ctrl-C does: workers ended, exit code 130."""
+    """Let SIGTERM stop a command as Ctrl-C does: temporary files and workers cleaned up, exit code 130."""
     import signal
 
     def interrupt(signum, frame):
@@ -326,7 +354,11 @@ def _render_sweep_result(result, mode, config_rate):
 
 
 class _stop_on_signals:
-    """First SIGINT/SIGTERM: stop training after the current batch. Second: exit at once."""
+    """First SIGINT/SIGTERM: stop training after the current batch. Second: exit at once.
+
+    The first is acknowledged on stderr at once: a batch can take a while, and the user
+    should know that a second Ctrl-C would lose the model.
+    """
 
     def __init__(self):
         self.trainer, self.saved = None, {}
@@ -343,6 +375,9 @@ class _stop_on_signals:
         if self.trainer is None or self.trainer.stop_training:
             raise KeyboardInterrupt
         self.trainer.stop("interrupted")
+        # os.write, not print: a signal handler may run in the middle of a print to stderr.
+        os.write(2, b"stopping at the end of this batch to save the model; "
+                    b"Ctrl-C again stops at once without saving\n")
 
     def __exit__(self, *exc):
         import signal
@@ -352,9 +387,6 @@ class _stop_on_signals:
 
 
 # --- predict, evaluate, inspect -----------------------------------------------------
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for tools stopped by `| head`
-
-
 class Missing(str, Enum):
     error = "error"
     drop = "drop"
@@ -366,7 +398,7 @@ class Unknown(str, Enum):
 
 
 ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by nncli train.",
-                                                show_default=False)]
+                                                show_default=False, readable=False)]
 DataArgument = Annotated[str, typer.Argument(metavar="DATA", help="CSV file, or - for stdin.", show_default=False)]
 MissingOption = Annotated[Missing, typer.Option(
     "--missing", help="A missing or non-numeric feature value: error (stop, naming its line), "
@@ -411,7 +443,7 @@ def predict(
             table.require([id_column], "--id-column")
         passthrough = list(table.header) if with_input else [id_column] if id_column else []
         if to_stdout:
-            counts, names = _write_stdout(lambda out: predict_csv(trained, table, out, policy, passthrough))
+            counts, names = predict_csv(trained, table, sys.stdout, policy, passthrough)
         else:
             with atomic_write(output, "w") as out:
                 counts, names = predict_csv(trained, table, out, policy, passthrough)
@@ -419,20 +451,6 @@ def predict(
         if plain != written:
             _warn(f"the input already has a column {plain!r}; the prediction column is named {written!r}")
     _report_counts(counts, table.where)
-
-
-def _write_stdout(write):
-    """Run ``write(sys.stdout)``; a reader that goes away (``| head``) ends the command quietly."""
-    import os
-
-    try:
-        result = write(sys.stdout)
-        sys.stdout.flush()
-        return result
-    except BrokenPipeError:
-        # Point stdout at /dev/null so that Python's final flush does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(EXIT_BROKEN_PIPE) from None
 
 
 def _report_counts(counts, where):

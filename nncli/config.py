@@ -25,7 +25,21 @@ class _Yaml12Loader(yaml.SafeLoader):
 
     PyYAML implements YAML 1.1, where ``1e-3`` is a string and ``no`` is False; in
     YAML 1.2 (and in every user's expectation) ``1e-3`` is a number and ``no`` a string.
+    A key given twice in a mapping is an error, as YAML says; PyYAML keeps the last.
     """
+
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # keys from a merge (<<) may be overridden
+            key = key_node.value
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line {first_line[key]}); remove one",
+                    key_node.start_mark)
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -101,11 +115,27 @@ class DataConfig(_Strict):
     def _missing(cls, v):
         return _choice(v, ["error", "drop"], "missing policy")
 
+    @field_validator("features", "categorical")
+    @classmethod
+    def _each_column_once(cls, v):
+        twice = next((name for i, name in enumerate(v or []) if name in v[:i]), None)
+        if twice is not None:
+            raise ValueError(f"column {twice!r} is listed twice; remove one")
+        return v
+
+    @model_validator(mode="after")
+    def _target_is_not_a_feature(self):
+        for key in ("features", "categorical"):
+            if self.target in (getattr(self, key) or []):
+                raise ValueError(f"the target {self.target!r} is also in data.{key}; remove it from there "
+                                 "(the loss decides how the target is encoded)")
+        return self
+
 
 class LayerConfig(_Strict):
     units: int = Field(gt=0)
     activation: str
-    alpha: float | None = None
+    alpha: float | None = Field(default=None, allow_inf_nan=False)
 
     @field_validator("activation")
     @classmethod
@@ -133,15 +163,15 @@ class ModelConfig(_Strict):
 
 class EarlyStoppingConfig(_Strict):
     patience: int = Field(gt=0)
-    min_delta: float = Field(default=0.0, ge=0)
+    min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
 class TrainingConfig(_Strict):
-    learning_rate: float = Field(gt=0)
+    learning_rate: float = Field(gt=0, allow_inf_nan=False)
     epochs: int = Field(gt=0)
     batch_size: int | Literal["full"] = 32
     optimizer: str = "sgd"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)  # numpy's SeedSequence takes non-negative integers
     dtype: str = "float32"
     early_stopping: EarlyStoppingConfig | None = None
 
@@ -302,13 +332,16 @@ def load_config(path, overrides=()):
     path = Path(path)
     where = str(path)
     if not path.exists():
-        raise ConfigError(f"config file {where} does not exist")
+        raise ConfigError(f"config file {where} does not exist; check the path")
     if path.is_dir():
-        raise ConfigError(f"config file {where} is a directory, not a YAML file")
+        raise ConfigError(f"config file {where} is a directory; give the path of a YAML file")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {where}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {where}: {exc.strerror or exc}; check its permissions") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {where} is not UTF-8 text (bad byte at offset {exc.start}); "
+                          "save it as UTF-8") from None
     raw = parse_yaml(text, where)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         _resolve_paths(raw["data"], path.parent)

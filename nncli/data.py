@@ -5,10 +5,14 @@ The only module that uses pandas. Features are matched by column name; text colu
 in natural order. Line numbers in messages count the header as line 1.
 """
 
+import contextlib
 import csv
 import io
+import itertools
 import re
+import signal
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,31 +55,39 @@ def natural_sort(values):
 
 
 # --- reading ------------------------------------------------------------------------
-def check_readable(path, what="data file"):
-    """Raise DataError unless ``path`` is an existing, readable, non-binary file."""
+CONFIG_PATH_HINT = " (relative paths in a config are relative to the config file)"
+
+
+def check_readable(path, what="data file", hint=""):
+    """Raise DataError unless ``path`` is an existing, readable, non-binary file.
+
+    ``hint`` is added to the advice when the file does not exist.
+    """
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{what} {path} does not exist; check the path (relative paths in a config "
-                        "are relative to the config file)")
+        raise DataError(f"{what} {path} does not exist; check the path{hint}")
     if path.is_dir():
-        raise DataError(f"{what} {path} is a directory, not a CSV file")
+        raise DataError(f"{what} {path} is a directory, not a CSV file; give the path of a CSV file")
     try:
         with open(path, "rb") as f:
-            head = f.read(8192)
+            head = f.read(HEAD_SIZE)
     except OSError as exc:
-        raise DataError(f"cannot read {what} {path}: {exc.strerror}") from None
+        raise DataError(f"cannot read {what} {path}: {exc.strerror}; check its permissions") from None
     check_text(head, path)
 
 
+HEAD_SIZE = 8192  # bytes read to tell text from binary
+
+
 def check_text(head, where):
-    """Raise DataError if the first bytes of a file are not text."""
+    """Raise DataError if the first bytes of a file (at most HEAD_SIZE) are not text."""
     if b"\x00" in head:
-        raise DataError(f"{where} is not a CSV file (it holds binary data)")
+        raise DataError(f"{where} is not a CSV file (it holds binary data); give a CSV text file")
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # The 8 KiB window may cut a multi-byte character in two; only complain before the end.
-        if exc.start < len(head) - 4:
+        # A full window may cut a multi-byte character in two; then only complain before its end.
+        if len(head) < HEAD_SIZE or exc.start < len(head) - 4:
             raise DataError(f"{where} is not UTF-8 text (bad byte at offset {exc.start}); "
                             "save it as UTF-8 CSV") from None
 
@@ -102,20 +114,107 @@ def read_header(source, where):
 
 def read_csv(path, text_columns=(), **kwargs):
     """Read a whole CSV with its checks; ``text_columns`` are kept as strings, as spelled."""
-    check_readable(path)
-    check_header(read_header(path, path), path)
+    check_readable(path, hint=CONFIG_PATH_HINT)
+    header = read_header(path, path)
+    check_header(header, path)
     try:
-        df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=True,
-                         na_values=[""], **kwargs)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        with warnings.catch_warnings():
+            # index_col=False: a first row with a field too many is not taken as an index
+            # column (pandas' guess); pandas warns and would drop the field, so it is an error.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=True,
+                             na_values=[""], index_col=False, **kwargs)
+    except pd.errors.ParserWarning:
+        raise DataError(_too_many_fields(path, place_of_row(path, 0), len(header))) from None
+    except pd.errors.ParserError as exc:
+        message = parser_message(exc, lambda n: place_of_record(path, n), header_seen=True)
+        raise DataError(f"{path} could not be parsed as CSV: {message}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8 CSV") from None
+    except ValueError as exc:
         raise DataError(f"{path} could not be parsed as CSV: {str(exc).strip().splitlines()[0]}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty: expected a header row of column names") from None
-    if not isinstance(df.index, pd.RangeIndex):
-        # pandas takes a first data row with one field too many as a sign of an index column.
-        raise DataError(f"{path}: line 2 has more fields than the header's {len(df.columns)}; "
-                        "check the delimiter and the quoting")
     return df
+
+
+def _too_many_fields(where, place, n_columns):
+    return f"{where}: {place} has more fields than the header's {n_columns}; check the delimiter and the quoting"
+
+
+# --- line numbers, for messages (the error path only) --------------------------------
+# pandas numbers the data rows from 0, skipping blank lines, and reads a quoted field
+# across line breaks; so a row's line in the file is not simply row + 2. Rather than
+# track lines while reading (a cost on every file), the file is read again with the csv
+# module when a message needs a line.
+def _record_starts(lines):
+    """(first line, blank) of each CSV record in ``lines`` (text lines), header included.
+
+    ``blank`` marks a line of nothing but spaces, which pandas skips.
+    """
+    line = ""
+
+    def remembering():
+        nonlocal line
+        for line in lines:
+            yield line
+
+    reader, start = csv.reader(remembering()), 1
+    for _ in reader:
+        yield start, reader.line_num == start and not line.strip()
+        start = reader.line_num + 1
+
+
+def _nth(iterable, n):
+    """The n-th item (from 0) of ``iterable``, or None."""
+    return next(itertools.islice(iterable, n, None), None)
+
+
+def _read_again(path, pick):
+    """``pick(record starts)`` on the file at ``path``; None if it cannot be read again."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+            return pick(_record_starts(f))
+    except (OSError, csv.Error):
+        return None
+
+
+def line_of_row(path, row):
+    """The line (header = 1) on which data row ``row`` of the CSV at ``path`` starts, or None.
+
+    ``row`` counts the data rows from 0 as pandas does: blank lines are not rows.
+    """
+    def pick(records):
+        rows = (start for start, blank in itertools.islice(records, 1, None) if not blank)
+        return _nth(rows, row)
+
+    return _read_again(path, pick)
+
+
+def place_of_row(path, row):
+    """'line N' for a message about data row ``row`` (from 0) of the file at ``path``."""
+    line = None if path is None else line_of_row(path, row)
+    return f"line {line}" if line is not None else f"data row {row + 1}"
+
+
+def place_of_record(path, n):
+    """'line N' for pandas' record ``n`` (from 1, header and blank lines included) of a file."""
+    found = _read_again(path, lambda records: _nth(records, n - 1))
+    return f"line {found[0]}" if found is not None else f"line {n}"
+
+
+def parser_message(exc, place, header_seen):
+    """pandas' tokenizer message, with its record counts turned into places in the file.
+
+    pandas counts "line N" from 1 and "row N" from 0, over every record and blank line
+    it read; ``header_seen`` is False when the header was read before pandas started.
+    ``place(n)`` gives the place of record n (from 1, the header included).
+    """
+    message = str(exc).strip().splitlines()[0].removeprefix("Error tokenizing data. C error: ")
+    skipped = 0 if header_seen else 1  # records of the file before pandas' first
+    message = re.sub(r"\bline (\d+)", lambda m: place(int(m.group(1)) + skipped), message)
+    message = re.sub(r"\brow (\d+)", lambda m: place(int(m.group(1)) + 1 + skipped), message)
+    return f"{message}; check the delimiter and the quoting"
 
 
 # --- columns ------------------------------------------------------------------------
@@ -124,7 +223,14 @@ def require_columns(df, names, where, role):
     for name in names:
         if name not in df.columns:
             raise DataError(f"{where}: {role} column {name!r} not found{did_you_mean(name, df.columns)}; "
-                            f"columns are: {', '.join(map(str, df.columns))}")
+                            f"columns are: {', '.join(map(str, df.columns))}{_delimiter_hint(df.columns)}")
+
+
+def _delimiter_hint(columns):
+    """A hint when the header looks separated by something other than commas."""
+    if len(columns) == 1 and any(sep in str(columns[0]) for sep in ";\t|"):
+        return " (one column: nncli reads comma-separated files; save the file with commas)"
+    return ""
 
 
 def first_missing(df, names):
@@ -160,8 +266,8 @@ def _numbers_only(col, name, where):
         return True
     bad = numbers.isna().idxmax()
     raise DataError(
-        f"{where}: column {name!r} holds numbers and text; value {values[bad]!r} on line "
-        f"{int(bad) + 2} is not a number. Fix the value, or list the column in data.categorical "
+        f"{where}: column {name!r} holds numbers and text; value {values[bad]!r} on "
+        f"{place_of_row(where, bad)} is not a number. Fix the value, or list the column in data.categorical "
         "to one-hot encode it")
 
 
@@ -173,15 +279,15 @@ def feature_names(columns):
     return names
 
 
-def encode_features(df, columns, where, dtype=np.float32, unknown="error", first_line=2):
+def encode_features(df, columns, where, dtype=np.float32, unknown="error"):
     """Encode the feature columns of ``df`` as described by ``columns``.
 
     Parameters
     ----------
-    df : DataFrame holding at least the columns named in ``columns`` (any order)
+    df : DataFrame holding at least the columns named in ``columns`` (any order), as read
+        by ``read_csv`` from the file ``where`` (messages give the line of a bad value)
     columns : list of {"name", "kind", "categories"} as stored in the model file
     unknown : "error" or "ignore" (an unseen category becomes all zeros)
-    first_line : line in the file of the first row of ``df`` (for messages)
 
     Returns
     -------
@@ -193,7 +299,7 @@ def encode_features(df, columns, where, dtype=np.float32, unknown="error", first
     for c in columns:
         col = df[c["name"]]
         if c["kind"] == "numeric":
-            blocks.append(_numeric_values(col, c["name"], where, first_line)[:, None])
+            blocks.append(_numeric_values(col, c["name"], where)[:, None])
             continue
         values = col.astype(str).to_numpy()
         cats = np.asarray(c["categories"], dtype=object)
@@ -203,7 +309,7 @@ def encode_features(df, columns, where, dtype=np.float32, unknown="error", first
             if unknown == "error":
                 i = int(np.argmax(unseen))
                 raise DataError(
-                    f"{where}: column {c['name']!r} has value {values[i]!r} on line {first_line + i}, "
+                    f"{where}: column {c['name']!r} has value {values[i]!r} on {place_of_row(where, df.index[i])}, "
                     f"a category not seen in training (known: {', '.join(map(str, c['categories']))}); "
                     "use --unknown ignore to encode it as all zeros")
             n_unknown += int(unseen.sum())
@@ -212,20 +318,20 @@ def encode_features(df, columns, where, dtype=np.float32, unknown="error", first
     return X, n_unknown
 
 
-def _numeric_values(col, name, where, first_line):
+def _numeric_values(col, name, where):
     """A numeric column as float64, with DataError for text and infinite values."""
     if not pd.api.types.is_numeric_dtype(col):
         numbers = pd.to_numeric(col, errors="coerce")
         bad = numbers.isna() & col.notna()
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
-            raise DataError(f"{where}: column {name!r} must be numeric, but line {first_line + i} "
+            raise DataError(f"{where}: column {name!r} must be numeric, but {place_of_row(where, col.index[i])} "
                             f"holds {col.iloc[i]!r}; fix or remove that value")
         col = numbers
     values = col.to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isinf(values).any():
         i = int(np.argmax(np.isinf(values)))
-        raise DataError(f"{where}: column {name!r} holds an infinite value on line {first_line + i}; "
+        raise DataError(f"{where}: column {name!r} holds an infinite value on {place_of_row(where, col.index[i])}; "
                         "replace it with a finite number")
     return values
 
@@ -244,7 +350,7 @@ def target_classes(df, target, task, where):
     return classes
 
 
-def encode_target(df, target, task, classes, where, dtype, first_line=2):
+def encode_target(df, target, task, classes, where, dtype):
     """Y of shape (m, 1) for regression and binary, one-hot (m, K) for multiclass."""
     col = df[target]
     if task == "regression":
@@ -252,16 +358,17 @@ def encode_target(df, target, task, classes, where, dtype, first_line=2):
             bad = pd.to_numeric(col, errors="coerce").isna()
             i = int(np.argmax(bad.to_numpy()))
             raise DataError(f"{where}: loss mse needs a numeric target, but {target!r} holds "
-                            f"{col.iloc[i]!r} on line {first_line + i}; for classes use "
+                            f"{col.iloc[i]!r} on {place_of_row(where, col.index[i])}; for classes use "
                             "binary_cross_entropy or cross_entropy")
-        return _numeric_values(col, target, where, first_line)[:, None].astype(dtype)
+        return _numeric_values(col, target, where)[:, None].astype(dtype)
     labels = col.astype(str).to_numpy()
     onehot = labels[:, None] == np.asarray(classes, dtype=object)[None, :]
     unseen = ~onehot.any(axis=1)
     if unseen.any():
         i = int(np.argmax(unseen))
-        raise DataError(f"{where}: target {target!r} has class {labels[i]!r} on line {first_line + i}, "
-                        f"not among the training classes ({', '.join(classes)})")
+        raise DataError(f"{where}: target {target!r} has class {labels[i]!r} on {place_of_row(where, col.index[i])}, "
+                        f"not among the training classes ({', '.join(classes)}); remove that row, or add "
+                        "examples of the class to the training data")
     if task == "binary":
         return onehot[:, 1:].astype(dtype)  # the second class in natural order is positive
     return onehot.astype(dtype)
@@ -281,13 +388,12 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     text_cols = list(data_cfg.categorical) + ([data_cfg.target] if task != "regression" else [])
     df = read_csv(where, text_columns=text_cols)
     if df.empty:
-        raise DataError(f"{where} has a header but no data rows")
+        raise DataError(f"{where} has a header but no data rows; add rows of data")
     require_columns(df, [data_cfg.target], where, "target")
     names = data_cfg.features or [c for c in df.columns if c != data_cfg.target]
     if not names:
-        raise DataError(f"{where}: no feature columns: the file holds only the target {data_cfg.target!r}")
-    if data_cfg.target in names:
-        raise DataError(f"{where}: the target {data_cfg.target!r} is also listed in data.features; remove it")
+        raise DataError(f"{where}: no feature columns: the file holds only the target {data_cfg.target!r}; "
+                        "add columns to learn from")
     require_columns(df, names, where, "feature")
     require_columns(df, data_cfg.categorical, where, "categorical")
     df = _handle_missing(df, names + [data_cfg.target], data_cfg.missing, where, warnings)
@@ -300,6 +406,10 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     X_val = Y_val = None
     if isinstance(data_cfg.validation, str):
         vdf = read_csv(data_cfg.validation, text_columns=text_cols)
+        if vdf.empty:
+            raise DataError(f"{data_cfg.validation} (data.validation) has a header but no data rows; add rows")
+        require_columns(vdf, [data_cfg.target], data_cfg.validation, "target")
+        require_columns(vdf, names, data_cfg.validation, "feature")
         vdf = _handle_missing(vdf, names + [data_cfg.target], data_cfg.missing, data_cfg.validation, warnings)
         X_val, _ = encode_features(vdf, columns, data_cfg.validation, np.float64)
         Y_val = encode_target(vdf, data_cfg.target, task, classes, data_cfg.validation, np.float64)
@@ -355,10 +465,11 @@ def _handle_missing(df, names, policy, where, warnings):
         kept = df.dropna(subset=names)
         warnings.append(f"{where}: dropped {len(df) - len(kept)} row(s) with a missing value")
         if kept.empty:
-            raise DataError(f"{where}: every row has a missing value in a used column")
+            raise DataError(f"{where}: every row has a missing value in a used column; fill in values, "
+                            "or name fewer columns in data.features")
         return kept
     col, row = found
-    raise DataError(f"{where}: column {col!r} has a missing value on line {int(row) + 2}; fill it in, "
+    raise DataError(f"{where}: column {col!r} has a missing value on {place_of_row(where, row)}; fill it in, "
                     "or set data.missing: drop to leave such rows out")
 
 
@@ -405,31 +516,79 @@ NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-na
 CHUNK_SIZE = 50_000
 
 
-class _Prefixed(io.RawIOBase):
-    """A binary stream that returns ``head`` first, then the rest of ``stream``."""
+def _plain(data):
+    """True if CSV bytes hold no quote (a field may span lines) and no line that is empty or
+    starts with a space (pandas skips blank lines): then every line is one row."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return not any(pattern in data for pattern in (b'"', b"\n\n", b"\n ", b"\n\t"))
 
-    def __init__(self, head, stream):
+
+class _Prefixed(io.RawIOBase):
+    """A binary stream that returns ``head`` first, then the rest of ``stream``.
+
+    With ``watch``, ``plain`` stays True while every line read is one data row, so that
+    row r is on line r + 2: stdin cannot be read again to find a row's line.
+    """
+
+    def __init__(self, head, stream, watch=False):
         self._head, self._stream = head, stream
+        self.plain, self._watch, self._last = True, watch, b""
+        self.failure = None  # what interrupted a read (Ctrl-C, an I/O error)
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
+        try:
+            return self._readinto(buffer)
+        except BaseException as exc:
+            self.failure = exc  # pandas does not pass it on: see ChunkedCsv._raise_read_failure
+            raise
+
+    def _readinto(self, buffer):
         if self._head:
             n = min(len(buffer), len(self._head))
-            buffer[:n], self._head = self._head[:n], self._head[n:]
-            return n
-        data = self._stream.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
+            data, self._head = self._head[:n], self._head[n:]
+        else:
+            data = self._stream.read(len(buffer))
+            n = len(data)
+        buffer[:n] = data
+        if self._watch and self.plain:
+            self.plain = _plain(self._last + data)  # a blank line may straddle two reads
+            self._last = data[-1:]
+        return n
+
+
+@contextlib.contextmanager
+def _interrupts_noted(raw):
+    """While pandas reads from ``raw``, note Ctrl-C (and a SIGTERM handled as one) in
+    ``raw.failure`` too: pandas may be inside ``raw.readinto`` when it is raised."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def note(signum, frame):
+        raw.failure = KeyboardInterrupt()
+        previous[signum](signum, frame)  # raises KeyboardInterrupt, as before
+
+    noted = [sig for sig, handler in previous.items() if callable(handler)]
+    for sig in noted:
+        signal.signal(sig, note)
+    try:
+        yield
+    finally:
+        for sig in noted:
+            signal.signal(sig, previous[sig])
 
 
 class ChunkedCsv:
     """A CSV file (a path, or ``-`` for stdin) read in chunks of rows.
 
     The header is read and checked on opening. ``chunks`` yields DataFrames whose index
-    is the row number counted from 0, so a row's line in the file is ``index + 2``.
-    Use as a context manager to close the file.
+    is the data row number counted from 0; ``place(row)`` says where that row is in the
+    file, for messages. Use as a context manager to close the file.
     """
 
     def __init__(self, source):
@@ -448,11 +607,11 @@ class ChunkedCsv:
 
     def _open_text(self, binary):
         """Check that ``binary`` holds text, wrap it as text, and return its checked header."""
-        head = binary.read(8192)
+        head = binary.read(HEAD_SIZE)
         check_text(head, self.where)
+        self._raw = _Prefixed(head, binary, watch=self._file is None)
         # utf-8-sig drops the byte-order mark that spreadsheet programs write.
-        self._text = io.TextIOWrapper(io.BufferedReader(_Prefixed(head, binary)),
-                                      encoding="utf-8-sig", newline="")
+        self._text = io.TextIOWrapper(io.BufferedReader(self._raw), encoding="utf-8-sig", newline="")
         try:
             header = next(csv.reader([self._text.readline()]), [])
         except (UnicodeDecodeError, csv.Error) as exc:
@@ -471,6 +630,31 @@ class ChunkedCsv:
         """Raise DataError naming the first of ``names`` missing from the header."""
         require_columns(pd.DataFrame(columns=self.header), names, self.where, role)
 
+    def place(self, row):
+        """'line N' of data row ``row`` (from 0), or 'data row N' when stdin's lines are unknown."""
+        if self._file is not None:
+            return place_of_row(self.where, row)
+        return f"line {row + 2}" if self._raw.plain else place_of_row(None, row)
+
+    def _raise_read_failure(self):
+        """Raise what interrupted a read (Ctrl-C, an I/O error), if anything did.
+
+        pandas does not let an exception raised in a read through: it reports a
+        ParserError ("Calling read(nbytes) on source failed"), or takes it for the end
+        of the file and returns the rows so far, which would be written as if complete.
+        """
+        failure = self._raw.failure
+        if isinstance(failure, OSError):
+            raise DataError(f"cannot read {self.where}: {failure.strerror or failure}") from None
+        if failure is not None:
+            raise failure
+
+    def _place_of_record(self, n):
+        """'line N' of pandas' record ``n`` (from 1, the header and blank lines included)."""
+        if self._file is not None:
+            return place_of_record(self.where, n)
+        return f"line {n}" if self._raw.plain else f"line {n} (not counting line breaks inside quotes)"
+
     def chunks(self, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE):
         """Yield DataFrames of at most ``chunksize`` rows.
 
@@ -481,30 +665,34 @@ class ChunkedCsv:
         (it usually means an unquoted comma has shifted the values).
         """
         try:
-            reader = pd.read_csv(
-                self._text, names=self.header, header=None, index_col=False,
-                dtype={c: str for c in text_columns}, keep_default_na=False,
-                na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
+            with _interrupts_noted(self._raw):  # pandas reads the first block here already
+                reader = pd.read_csv(
+                    self._text, names=self.header, header=None, index_col=False,
+                    dtype={c: str for c in text_columns}, keep_default_na=False,
+                    na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
+            self._raise_read_failure()
             while True:
                 with warnings.catch_warnings():
                     # Text among numbers is found and reported by encode_chunk, with its line.
                     warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-                    df = next(reader, None)
+                    # A first row with a field too many: pandas warns and drops the field.
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    with _interrupts_noted(self._raw):
+                        df = next(reader, None)
+                self._raise_read_failure()
                 if df is None:
                     return
                 yield df
+        except pd.errors.ParserWarning:
+            raise DataError(_too_many_fields(self.where, self.place(0), len(self.header))) from None
         except pd.errors.ParserError as exc:
-            raise DataError(f"{self.where} could not be parsed as CSV: {_parser_message(exc)}") from None
+            self._raise_read_failure()
+            message = parser_message(exc, self._place_of_record, header_seen=False)
+            raise DataError(f"{self.where} could not be parsed as CSV: {message}") from None
         except UnicodeDecodeError as exc:
             raise DataError(f"{self.where} is not UTF-8 text ({exc.reason}); save it as UTF-8 CSV") from None
-
-
-def _parser_message(exc):
-    """pandas' message with its counts turned into line numbers of the file."""
-    message = str(exc).strip().splitlines()[0].removeprefix("Error tokenizing data. C error: ")
-    # pandas counts lines from 1 and rows from 0, both after the header, which it never saw.
-    message = re.sub(r"\bline (\d+)", lambda m: f"line {int(m.group(1)) + 1}", message)
-    return re.sub(r"\brow (\d+)", lambda m: f"line {int(m.group(1)) + 2}", message)
+        except OSError as exc:  # not to be taken for a failure to write the output
+            raise DataError(f"cannot read {self.where}: {exc.strerror or exc}") from None
 
 
 @dataclass
@@ -514,19 +702,19 @@ class Chunk:
     X : ndarray of shape (n_kept, n_features), float64, not yet standardised
     y : target of the kept rows: float64 values, or class indices (None without a target)
     kept : bool ndarray of shape (n_rows,), False for rows left out (``missing="drop"``)
-    lines : int ndarray of shape (n_kept,), the line of each kept row in the file
+    rows : int ndarray of shape (n_kept,), the data row number (from 0) of each kept row
     """
 
     X: np.ndarray
     y: np.ndarray | None
     kept: np.ndarray
-    lines: np.ndarray
+    rows: np.ndarray
     n_missing: int = 0        # rows left out for a missing value
     n_not_numeric: int = 0    # rows left out for a non-numeric or infinite number
     n_unknown: int = 0        # unseen categories encoded as all zeros
 
 
-def encode_chunk(df, columns, where, missing="error", unknown="error", target=None):
+def encode_chunk(df, columns, where, missing="error", unknown="error", target=None, place=None):
     """Check and encode the feature (and target) columns of one chunk of rows.
 
     Parameters
@@ -537,6 +725,8 @@ def encode_chunk(df, columns, where, missing="error", unknown="error", target=No
     unknown : "error", or "ignore" to encode an unseen category as all zeros
     target : optional {"name", "kind": "numeric" | "label", "categories"}; an unseen
         label is always an error
+    place : callable (row number) -> str, where a row is, for messages (``ChunkedCsv.place``;
+        default "line row + 2")
 
     Returns
     -------
@@ -552,7 +742,7 @@ def encode_chunk(df, columns, where, missing="error", unknown="error", target=No
             number_rows |= bad
     dropped = missing_rows | number_rows if missing == "drop" else np.zeros(m, bool)
     kept = ~dropped
-    _raise_first_problem(df, specs, scans, kept, missing, unknown, where)
+    _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place or _line_after_header)
 
     X = np.empty((int(kept.sum()), len(feature_names(columns))))
     j, n_unknown = 0, 0
@@ -567,7 +757,7 @@ def encode_chunk(df, columns, where, missing="error", unknown="error", target=No
             n_unknown += int(bad[kept].sum())
             j += k
     y = scans[-1][0][kept] if target else None
-    return Chunk(X, y, kept, df.index.to_numpy()[kept] + 2, int((missing_rows & dropped).sum()),
+    return Chunk(X, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
                  int((number_rows & ~missing_rows & dropped).sum()), n_unknown)
 
 
@@ -582,7 +772,11 @@ def _scan(col, spec):
     return codes, missing, ~missing & (codes < 0)
 
 
-def _raise_first_problem(df, specs, scans, kept, missing, unknown, where):
+def _line_after_header(row):
+    return f"line {row + 2}"
+
+
+def _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place):
     """Raise DataError for the problem on the earliest line (then the leftmost column)."""
     first = None
     for order, (spec, (_, miss, bad)) in enumerate(zip(specs, scans)):
@@ -599,20 +793,21 @@ def _raise_first_problem(df, specs, scans, kept, missing, unknown, where):
     if first is None:
         return
     pos, _, kind, spec = first
-    name, line, value = spec["name"], int(df.index[pos]) + 2, df[spec["name"]].iloc[pos]
+    name, at, value = spec["name"], place(int(df.index[pos])), df[spec["name"]].iloc[pos]
     drop_hint = "or use --missing drop to leave such rows out"
     if kind == "missing":
-        raise DataError(f"{where}: column {name!r} has a missing value on line {line}; fill it in, {drop_hint}")
+        raise DataError(f"{where}: column {name!r} has a missing value on {at}; fill it in, {drop_hint}")
     if kind == "number":
         what = "must hold finite numbers" if np.isinf(scans[first[1]][0][pos]) else "must be numeric"
-        raise DataError(f"{where}: column {name!r} {what}, but line {line} holds {str(value)!r}; "
+        raise DataError(f"{where}: column {name!r} {what}, but {at} holds {str(value)!r}; "
                         f"fix that value, {drop_hint}")
     known = _shorten(spec["categories"])
     if kind == "categorical":
-        raise DataError(f"{where}: column {name!r} has value {value!r} on line {line}, a category not "
+        raise DataError(f"{where}: column {name!r} has value {value!r} on {at}, a category not "
                         f"seen in training (known: {known}); use --unknown ignore to encode it as all zeros")
-    raise DataError(f"{where}: target {name!r} has class {value!r} on line {line}, "
-                    f"not among the training classes ({known})")
+    raise DataError(f"{where}: target {name!r} has class {value!r} on {at}, "
+                    f"not among the training classes ({known}); remove that row, or evaluate on data "
+                    "with the model's classes only")
 
 
 def _shorten(values, limit=10):

@@ -19,3 +19,7 @@ class ModelFileError(NncliError):
 
 class UsageError(NncliError):
     """A command-line option is invalid (e.g. an output path that cannot be written)."""
+
+
+class OutputError(NncliError):
+    """A file cannot be written (e.g. the disk is full); the file is left as it was."""

@@ -55,11 +55,11 @@ def load_model(path):
         with open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        raise ModelFileError(f"model file {where} does not exist") from None
+        raise ModelFileError(f"model file {where} does not exist; check the path") from None
     except IsADirectoryError:
         raise ModelFileError(f"model file {where} is a directory, not an .npz file") from None
     except OSError as exc:
-        raise ModelFileError(f"cannot read model file {where}: {exc.strerror}") from None
+        raise ModelFileError(f"cannot read model file {where}: {exc.strerror}; check its permissions") from None
     arrays = _read_npz(raw, where)
     meta = _read_meta(arrays, where)
     return _build(arrays, meta, where)
@@ -96,7 +96,8 @@ def _check_sizes(raw, where):
 
 def _read_npz(raw, where):
     if not raw.startswith(b"PK"):
-        raise ModelFileError(f"{where} is not an nncli model file (not an .npz archive)")
+        raise ModelFileError(f"{where} is not an nncli model file (not an .npz archive); "
+                             "give a model file written by nncli train")
     try:
         _check_sizes(raw, where)
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
@@ -112,7 +113,8 @@ def _read_npz(raw, where):
 
 def _read_meta(arrays, where):
     if "meta" not in arrays:
-        raise ModelFileError(f"{where} is not an nncli model file (no 'meta' entry)")
+        raise ModelFileError(f"{where} is not an nncli model file (no 'meta' entry); "
+                             "give a model file written by nncli train")
     meta_arr = arrays["meta"]
     if meta_arr.shape != () or meta_arr.dtype.kind != "U":
         raise ModelFileError(f"{where}: 'meta' must be a 0-d string array")
@@ -121,7 +123,8 @@ def _read_meta(arrays, where):
     except json.JSONDecodeError:
         raise ModelFileError(f"{where}: 'meta' is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFileError(f"{where} is not an nncli model file (meta.format is not {FORMAT!r})")
+        raise ModelFileError(f"{where} is not an nncli model file (meta.format is not {FORMAT!r}); "
+                             "give a model file written by nncli train")
     if meta.get("version") != VERSION:
         raise ModelFileError(f"{where} has model format version {meta.get('version')!r}; this nncli reads "
                              f"version {VERSION}; retrain the model or use a matching nncli")

@@ -29,10 +29,16 @@ def rngs(seed):
 
 
 def prepare_data(config: Config) -> Dataset:
-    """Load the data a config names, encoded and split (DataError on bad data)."""
+    """Load the data a config names, encoded and split.
+
+    DataError on bad data; ConfigError if the output layer does not fit the target,
+    found here, before any command starts its work.
+    """
     split_rng, _ = rngs(config.training.seed)
-    return load_dataset(config.data, config.loss, config.training.seed,
-                        dtype=np.dtype(config.training.dtype), rng=split_rng)
+    ds = load_dataset(config.data, config.loss, config.training.seed,
+                      dtype=np.dtype(config.training.dtype), rng=split_rng)
+    check_fit(config, ds)
+    return ds
 
 
 def check_fit(config: Config, ds: Dataset):

@@ -88,17 +88,18 @@ def forward(model, X):
     return Zs[-1], As[-1]
 
 
-def predict_chunk(model, chunk, where):
-    """forward() on a chunk's rows; DataError naming the line of a row whose output is not finite."""
+def predict_chunk(model, chunk, table):
+    """forward() on a chunk's rows of ``table``; DataError naming the line of a row whose output is not finite."""
     Z, A = forward(model, chunk.X)
     bad = ~np.isfinite(A).all(axis=1)
     if bad.any():
         i = int(np.argmax(bad))
         with np.errstate(over="ignore", invalid="ignore"):
             j = int(np.argmax(np.abs((chunk.X[i] - model.x_mean) / model.x_std)))
-        raise DataError(f"{where}: the values on line {chunk.lines[i]} are too large for this "
+        raise DataError(f"{table.where}: the values on {table.place(int(chunk.rows[i]))} are too large for this "
                         f"{model.network.dtype} model (column {model.meta['features'][j]!r} holds "
-                        f"{chunk.X[i, j]:g}, far outside the training data); its prediction is not finite")
+                        f"{chunk.X[i, j]:g}, far outside the training data); its prediction is not finite: "
+                        "check that value")
     return Z, A
 
 
@@ -169,9 +170,9 @@ def predict_csv(model, table: ChunkedCsv, out, policy=None, passthrough=()):
     text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
     counts = Counts()
     for df in table.chunks(text, features, policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown)
+        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, place=table.place)
         counts.add(chunk)
-        _, A = predict_chunk(model, chunk, table.where)
+        _, A = predict_chunk(model, chunk, table)
         passed = [column_text(df, name, chunk.kept) for name in passthrough]
         # The output's strings take more memory than the chunk itself: make them a slice at a time.
         for start in range(0, len(A), WRITE_ROWS):
@@ -213,14 +214,15 @@ def evaluate_csv(model, table: ChunkedCsv, policy=None):
     sums = _Sums(model)
     counts = Counts()
     for df in table.chunks(text, features + [target["name"]], policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, target)
+        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, target, table.place)
         counts.add(chunk)
         if len(chunk.y):
-            Z, A = predict_chunk(model, chunk, table.where)
-            sums.add(loss, chunk.y, Z, A)
+            Z, A = predict_chunk(model, chunk, table)
+            sums.add(loss, chunk, Z, A, table)
     if sums.n == 0:
         raise DataError(f"{table.where} has no rows to evaluate" +
-                        (f" ({counts.n_dropped} left out)" if counts.n_dropped else ""))
+                        (f" ({counts.n_dropped} left out)" if counts.n_dropped else "") +
+                        "; give a CSV file with a header and labelled rows")
     return sums.result(), counts
 
 
@@ -236,21 +238,30 @@ class _Sums:
             k = len(model.meta["classes"])
             self.confusion = np.zeros((k, k), np.int64)
 
-    def add(self, loss, y, Z, A):
-        """y : shape (m,), target values (regression) or class indices."""
+    def add(self, loss, chunk, Z, A, table):
+        """Add a chunk of ``table``: its targets ``chunk.y`` (values, or class indices) and outputs."""
+        Y = self._targets(chunk.y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = loss.value(Y, A, Z)
+        if not np.isfinite(value):  # before the metrics, which would overflow too
+            raise _target_too_large(self.model, chunk, Y, A, table)
+        # value() is a mean over the rows (one output for mse): add the chunk's sum.
+        self.loss_sum += value * len(Y)
+        self.n += len(Y)
+        if self.task == "regression":
+            self.errors.add(chunk.y, regression_values(self.model, A))
+        else:
+            self.confusion += confusion_matrix(chunk.y, predicted_classes(A), len(self.confusion))
+
+    def _targets(self, y):
+        """Y as in training: standardised values, or one-hot classes (one unit for binary)."""
         model, dtype = self.model, self.model.network.dtype
         if self.task == "regression":
-            # Standardised in float64, then cast, as training does.
-            Y = ((y[:, None] - model.y_mean) / model.y_std).astype(dtype)
-            self.errors.add(y, regression_values(model, A))
-        else:
-            Y = (y[:, None] == np.arange(len(model.meta["classes"]))).astype(dtype)
-            if self.task == "binary":
-                Y = Y[:, 1:]  # one unit: 1 for the second class
-            self.confusion += confusion_matrix(y, predicted_classes(A), len(self.confusion))
-        # value() is a mean over the rows (one output for mse): add the chunk's sum.
-        self.loss_sum += loss.value(Y, A, Z) * len(y)
-        self.n += len(y)
+            # Standardised in float64, then cast, as training does; an overflow shows in the loss.
+            with np.errstate(over="ignore"):
+                return ((y[:, None] - model.y_mean) / model.y_std).astype(dtype)
+        Y = (y[:, None] == np.arange(len(model.meta["classes"]))).astype(dtype)
+        return Y[:, 1:] if self.task == "binary" else Y  # binary: 1 for the second class
 
     def result(self):
         if self.task == "regression":
@@ -266,6 +277,16 @@ class _Sums:
                           for k, label in enumerate(classes)},
             "confusion_matrix": {"labels": list(classes), "matrix": C.tolist()},
         }
+
+
+def _target_too_large(model, chunk, Y, A, table):
+    """DataError naming the target farthest from its prediction, when the loss overflows the
+    model's dtype (only a regression target can: the cross-entropies cannot overflow)."""
+    distance = np.abs(Y.astype(np.float64) - A).max(axis=1)
+    i = int(np.argmax(distance))
+    return DataError(f"{table.where}: target {model.meta['target']!r} holds {chunk.y[i]:g} on "
+                     f"{table.place(int(chunk.rows[i]))}, too far from the training data for this "
+                     f"{model.network.dtype} model (the loss is not finite); check that value")
 
 
 # --- inspect ------------------------------------------------------------------------

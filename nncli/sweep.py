@@ -15,9 +15,11 @@ the rate where the smoothed loss falls fastest.
 NumPy and the pipeline only: this module never prints.
 """
 
+import contextlib
 import math
 import os
 import signal
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -241,7 +243,8 @@ def _run_pool(jobs, config, ds, learning_rates, epochs, on_run):
                                initargs=(config, ds))
     runs = []
     try:
-        futures = [pool.submit(_run_in_worker, lr, epochs) for lr in learning_rates]
+        with _signals_held():
+            futures = [pool.submit(_run_in_worker, lr, epochs) for lr in learning_rates]
         for future in as_completed(futures):
             runs.append(future.result())
             on_run(runs[-1])
@@ -253,6 +256,29 @@ def _run_pool(jobs, config, ds, learning_rates, epochs, on_run):
     return runs
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Hold Ctrl-C and SIGTERM until the block ends, then raise KeyboardInterrupt.
+
+    submit() starts the workers; interrupted inside Process.start(), it would lose track
+    of a worker that is already starting, which then prints a traceback when this process
+    has gone. Starting them takes about a second.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    received = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
 def _terminate(pool):
     terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
     if terminate is not None:
@@ -260,9 +286,13 @@ def _terminate(pool):
         return
     # Before shutdown(), which forgets the processes.
     processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
+    # A worker still starting up reads the pool's semaphores, which vanish when this
+    # process exits: it would print a traceback. Wait until every worker is gone.
+    for process in processes:
+        process.join(timeout=10)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_dask(address, config, ds, learning_rates, epochs, on_run):
@@ -273,7 +303,8 @@ def _run_dask(address, config, ds, learning_rates, epochs, on_run):
     try:
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise UsageError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+        raise UsageError(f"cannot connect to the Dask scheduler at {address}: {exc}; check the address, "
+                         "and that 'dask scheduler' runs there") from None
     with client:
         try:
             client.wait_for_workers(1, timeout=DASK_WORKER_TIMEOUT)
@@ -368,6 +399,13 @@ def steepest(rates, smoothed):
     return lo + int(np.argmin(slopes)) + k // 2
 
 
+def check_steps(steps):
+    """``steps`` if it is enough updates for a range test, else UsageError."""
+    if steps < 10:
+        raise UsageError(f"--steps must be at least 10 (got {steps})")
+    return steps
+
+
 def range_test(config: Config, ds, min_lr, max_lr, steps=100, on_step=None) -> RangeResult:
     """Run the learning-rate range test: ``steps`` updates from ``min_lr`` to ``max_lr``.
 
@@ -375,8 +413,7 @@ def range_test(config: Config, ds, min_lr, max_lr, steps=100, on_step=None) -> R
     Runs as many epochs as ``steps`` updates need; uses the training set only.
     """
     log_grid(min_lr, max_lr, 2)  # same checks on --min/--max
-    if steps < 10:
-        raise UsageError(f"--steps must be at least 10 (got {steps})")
+    check_steps(steps)
     batch = config.training.batch_size
     per_epoch = 1 if batch == "full" else math.ceil(len(ds.X_train) / min(batch, len(ds.X_train)))
     test = RangeTest(min_lr, max_lr, steps, on_step=on_step)

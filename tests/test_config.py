@@ -1,5 +1,7 @@
 """Config loading: YAML 1.2 numbers, --set overrides, and a clear message for each mistake."""
 
+import os
+
 import pytest
 
 from nncli.config import load_config, parse_yaml
@@ -66,16 +68,67 @@ CASES = [
     ("alpha on relu", IRIS_CONFIG.replace("activation: relu", "activation: relu, alpha: 0.1"),
      "alpha applies to leaky_relu only"),
     ("python tag", "!!python/object/apply:os.system ['echo hacked']", "not valid YAML"),
+    ("negative seed", bad(IRIS_CONFIG, "learning_rate", "0.1\n  seed: -1"),
+     "training.seed: must be greater than or equal to 0 (got -1)"),
+    ("infinite rate", bad(IRIS_CONFIG, "learning_rate", ".inf"), "training.learning_rate: must be a finite number"),
+    ("nan alpha", IRIS_CONFIG.replace("activation: relu", "activation: leaky_relu, alpha: .nan"),
+     "model.layers.0.alpha: must be a finite number"),
+    ("feature twice", IRIS_CONFIG.replace("target: species", "target: species\n  features: [a, b, a]"),
+     "data.features: column 'a' is listed twice; remove one"),
+    ("target as a feature", IRIS_CONFIG.replace("target: species", "target: species\n  categorical: [species]"),
+     "the target 'species' is also in data.categorical; remove it from there"),
+    ("duplicate key", IRIS_CONFIG + "loss: mse\n",
+     "not valid YAML (line 13, column 1): key 'loss' appears twice (first on line 9); remove one"),
 ]
+# lr-sweep reads its config as train does; these options would make a sweep short.
+COMMANDS = {"train": [], "lr-sweep": ["--num", "2", "--epochs", "1", "--jobs", "1"]}
 
 
+def run(cli, command, config, tmp_path, *extra):
+    output = ["-o", tmp_path / "m.npz"] if command == "train" else ["--write-config", tmp_path / "best.yaml"]
+    return cli(command, config, *output, *COMMANDS[command], *extra)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("name,text,message", CASES, ids=[c[0] for c in CASES])
-def test_bad_config_exits_2_with_message(cli, write_config, tmp_path, name, text, message):
-    result = cli("train", write_config(text), "-o", tmp_path / "m.npz")
+def test_bad_config_exits_2_with_message(cli, write_config, tmp_path, name, text, message, command):
+    result = run(cli, command, write_config(text), tmp_path)
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr
     assert result.stderr.startswith("error: ")
-    assert not (tmp_path / "m.npz").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]  # nothing written
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_network_too_large_for_memory_is_bad_input(cli, write_config, tmp_path, command):
+    """Found when the weights are allocated (after the sweep's progress title), not a crash."""
+    result = run(cli, command, write_config(IRIS_CONFIG.replace("units: 8", "units: 1000000000000000")), tmp_path)
+    assert result.exit_code == 2
+    assert "error: not enough memory (Unable to allocate " in result.stderr  # numpy's words, then the size
+    assert "use smaller layers or batches" in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("make, message", [
+    (lambda folder: folder / "nope.yaml", "config file {} does not exist; check the path"),
+    (lambda folder: folder, "config file {} is a directory; give the path of a YAML file"),
+    (lambda folder: folder / "latin1.yaml",
+     "config file {} is not UTF-8 text (bad byte at offset 5); save it as UTF-8"),
+], ids=["missing", "directory", "not UTF-8"])
+def test_unusable_config_file(cli, tmp_path, command, make, message):
+    (tmp_path / "latin1.yaml").write_bytes(b"# caf\xe9\n" + IRIS_CONFIG.encode())
+    path = make(tmp_path)
+    result = run(cli, command, path, tmp_path)
+    assert result.exit_code == 2 and message.format(path) in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
+@pytest.mark.parametrize("command", COMMANDS)
+def test_unreadable_config_file(cli, iris_config, tmp_path, command):
+    iris_config.chmod(0)
+    result = run(cli, command, iris_config, tmp_path)
+    assert result.exit_code == 2
+    assert f"cannot read config file {iris_config}: Permission denied" in result.stderr
 
 
 def test_output_layer_must_fit_the_classes(cli, write_config, tmp_path):
@@ -84,13 +137,16 @@ def test_output_layer_must_fit_the_classes(cli, write_config, tmp_path):
     assert "model.layers.1.units is 4, but target 'species' has 3 classes" in result.stderr
 
 
+@pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("assignment,message", [
     ("training.learnin_rate=0.1", "no such key 'training.learnin_rate' (did you mean 'learning_rate'?)"),
     ("model.layers.5.units=3", "'5' is not an index of model.layers"),
     ("training", "expected KEY=VALUE"),
     ("training.epochs=[1", "not valid YAML"),
+    ("training.epochs=0", "training.epochs: must be greater than 0 (got 0)"),
+    ("loss=crossentropy", "did you mean 'cross_entropy'?"),
 ])
-def test_bad_set_exits_2(cli, iris_config, tmp_path, assignment, message):
-    result = cli("train", iris_config, "--set", assignment, "-o", tmp_path / "m.npz")
+def test_bad_set_exits_2(cli, iris_config, tmp_path, assignment, message, command):
+    result = run(cli, command, iris_config, tmp_path, "--set", assignment)
     assert result.exit_code == 2
     assert message in result.stderr

@@ -1,6 +1,7 @@
 """Data problems: each bad CSV gets one message naming the file, column and line; exit 2."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -23,13 +24,16 @@ BINARY = CONFIG.format(act="sigmoid", loss="binary_cross_entropy")
 GOOD = "x1,x2,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
 
 
-def train(cli, tmp_path, csv, config=REGRESSION, *extra):
+def train(cli, tmp_path, csv, config=REGRESSION, *extra, command="train"):
+    """Run ``command`` (train, or a short lr-sweep) on ``csv`` (text, bytes, or None: no file)."""
     data = tmp_path / "data.csv"
     if isinstance(csv, bytes):
         data.write_bytes(csv)
     elif csv is not None:
         data.write_text(csv)
     (tmp_path / "c.yaml").write_text(config)
+    if command == "lr-sweep":
+        return cli("lr-sweep", tmp_path / "c.yaml", "--num", "2", "--epochs", "1", "--jobs", "1", *extra)
     return cli("train", tmp_path / "c.yaml", "-o", tmp_path / "m.npz", *extra)
 
 
@@ -52,21 +56,47 @@ CASES = [
     ("three classes for bce", "x,y\n1,a\n2,b\n3,c\n4,a\n5,b\n", BINARY, "exactly two values"),
     ("too few rows", "x,y\n1,2\n", REGRESSION, "too few to hold out a validation fraction"),
     ("extra field in first row", "x1,y\n,,0\n1,2\n", REGRESSION, "line 2 has more fields than the header's 2"),
-    ("extra field later", GOOD.replace("\n5,2,1\n", "\n5,2,1,9\n"), REGRESSION, "could not be parsed as CSV"),
+    ("extra field later", GOOD.replace("\n5,2,1\n", "\n5,2,1,9\n"), REGRESSION,
+     "could not be parsed as CSV: Expected 3 fields in line 7, saw 4; check the delimiter and the quoting"),
+    ("not UTF-8", b"x1,y\n1,caf\xe9\n", REGRESSION, "is not UTF-8 text (bad byte at offset 10); save it as UTF-8"),
+    ("feature not found", GOOD, REGRESSION.replace("target: y", "target: y\n  features: [x1, x3]"),
+     "feature column 'x3' not found"),
+    ("only the target", "y\n1\n2\n", REGRESSION, "no feature columns: the file holds only the target 'y'"),
+    ("semicolons", GOOD.replace(",", ";"), REGRESSION,
+     "target column 'y' not found; columns are: x1;x2;y (one column: nncli reads comma-separated files"),
+    ("every row missing", "x1,y\n,1\n,2\n", REGRESSION.replace("target: y", "target: y\n  missing: drop"),
+     "every row has a missing value in a used column"),
+    ("output layer does not fit", "x,y\n" + "".join(f"{i},{'abc'[i % 3]}\n" for i in range(9)),
+     CONFIG.format(act="softmax", loss="cross_entropy").replace("units: 1", "units: 2"),
+     "model.layers.0.units is 2, but target 'y' has 3 classes (a, b, c); set it to 3"),
 ]
+COMMANDS = ["train", "lr-sweep"]
 
 
+@pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("name,csv,config,message", CASES, ids=[c[0] for c in CASES])
-def test_bad_data_exits_2(cli, tmp_path, name, csv, config, message):
-    result = train(cli, tmp_path, csv, config)
+def test_bad_data_exits_2(cli, tmp_path, name, csv, config, message, command):
+    result = train(cli, tmp_path, csv, config, command=command)
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and result.stderr.startswith("error: ")
+    assert result.stderr.count("\n") == 1  # one line, before any progress output
+    assert not (tmp_path / "m.npz").exists()
 
 
-def test_directory_instead_of_file(cli, tmp_path):
+@pytest.mark.parametrize("command", COMMANDS)
+def test_directory_instead_of_file(cli, tmp_path, command):
     (tmp_path / "data.csv").mkdir()
-    result = train(cli, tmp_path, None)
-    assert result.exit_code == 2 and "is a directory" in result.stderr
+    result = train(cli, tmp_path, None, command=command)
+    assert result.exit_code == 2 and "is a directory, not a CSV file" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
+@pytest.mark.parametrize("command", COMMANDS)
+def test_unreadable_data_file(cli, tmp_path, command):
+    (tmp_path / "data.csv").write_text(GOOD)
+    (tmp_path / "data.csv").chmod(0)
+    result = train(cli, tmp_path, None, command=command)
+    assert result.exit_code == 2 and "cannot read data file" in result.stderr and "Permission denied" in result.stderr
 
 
 def test_missing_feature_column_suggests_a_name(cli, tmp_path):
@@ -129,3 +159,20 @@ def test_values_too_large_to_standardise(cli, tmp_path):
     assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
     result = train(cli, tmp_path, GOOD.replace("\n5,2,1\n", "\n5,1e200,1\n"))
     assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
+
+
+@pytest.mark.parametrize("validation, message", [
+    (None, "data file {val} does not exist; check the path (relative paths in a config are relative to "
+           "the config file)"),
+    ("x1,x2,y\n1,2,3\n\n4,five,6\n", "{val}: column 'x2' must be numeric, but line 4 holds 'five'"),
+    ("x1,y\n1,2\n", "{val}: feature column 'x2' not found"),
+    ("x1,x2,y\n", "{val} (data.validation) has a header but no data rows"),
+], ids=["missing", "bad value", "column missing", "header only"])
+def test_a_validation_file_is_checked_as_the_training_file(cli, tmp_path, validation, message):
+    val = tmp_path / "val.csv"
+    if validation is not None:
+        val.write_text(validation)
+    config = REGRESSION.replace("target: y", "target: y\n  validation: val.csv")
+    result = train(cli, tmp_path, GOOD, config)
+    assert result.exit_code == 2
+    assert message.format(val=val) in result.stderr

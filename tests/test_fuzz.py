@@ -2,11 +2,13 @@
 
 import copy
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import DATASETS, run_cli
+from tests.predict_helpers import train_model
 
 BASE = {
     "data": {"path": str(DATASETS / "iris.csv"), "target": "species", "validation": 0.2},
@@ -68,6 +70,20 @@ def test_mutated_configs_never_crash(tmp_path_factory, config):
         assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) <= 25
 
 
+@settings(SETTINGS, max_examples=40)
+@given(mutated_configs())
+def test_mutated_configs_never_crash_lr_sweep(tmp_path_factory, config):
+    folder = tmp_path_factory.mktemp("sweep")
+    (folder / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_cli("lr-sweep", folder / "c.yaml", "--num", "2", "--epochs", "2", "--jobs", "1", "-q",
+                     "--write-config", folder / "best.yaml")
+    # 1: every rate diverged, a documented outcome
+    assert result.exit_code in (0, 1, 2), (result.exit_code, result.stderr, config)
+    if result.exit_code != 0:
+        assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) <= 25
+        assert not (folder / "best.yaml").exists()
+
+
 cells = st.one_of(
     st.integers(-5, 5).map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["", "a", "b", "NA", "nan", "inf", "-inf", "1e999", '"x,y"', " ", "é"]),
@@ -99,3 +115,30 @@ def test_random_csvs_never_crash(tmp_path_factory, text):
     (folder / "c.yaml").write_text(CONFIG)
     result = run_cli("train", folder / "c.yaml", "-o", folder / "m.npz", "-q")
     assert result.exit_code in (0, 2), (result.exit_code, result.stderr, text)
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A regression model on x1 (numeric) and x2 (categorical: a, b)."""
+    folder = tmp_path_factory.mktemp("fuzz_model")
+    data = folder / "data.csv"
+    data.write_text("x1,x2,y\n" + "".join(f"{i},{'ab'[i % 2]},{i % 5}\n" for i in range(20)))
+    return train_model(folder, "m", data, "y", [{"units": 1, "activation": "linear"}], "mse", epochs=2,
+                       categorical=["x2"])
+
+
+@settings(SETTINGS, max_examples=100)
+@given(text=st.one_of(csv_texts(), st.binary(max_size=200).map(lambda b: b.decode("latin-1"))),
+       command=st.sampled_from(["predict", "evaluate"]), stdin=st.booleans(),
+       options=st.lists(st.sampled_from(["--missing=drop", "--unknown=ignore", "--chunk-size=3"]), unique=True))
+def test_random_csvs_never_crash_predict_or_evaluate(tmp_path_factory, small_model, text, command, stdin, options):
+    raw = text.encode("utf-8", "surrogatepass")
+    if stdin:
+        result = run_cli(command, small_model, "-", *options, input=raw)
+    else:
+        folder = tmp_path_factory.mktemp("data")
+        (folder / "data.csv").write_bytes(raw)
+        result = run_cli(command, small_model, folder / "data.csv", *options)
+    assert result.exit_code in (0, 2), (result.exit_code, result.stderr, text)
+    if result.exit_code == 2:
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
