@@ -12,8 +12,8 @@ from nncli.losses import LOSSES, get_loss
 from nncli.network import Network
 from nncli.optimizers import SGD, get_optimizer
 from nncli.training import EarlyStopping, Trainer
+from tests.gradcheck import EPS, numeric_gradients, relative_error, targets
 
-EPS = 1e-5
 HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu"]
 # Each loss with an output layer it works with: (activation, units).
 OUTPUTS = {
@@ -22,39 +22,6 @@ OUTPUTS = {
     "cross_entropy": [("softmax", 3)],
 }
 CASES = [(h, loss, out) for h in HIDDEN for loss, outs in OUTPUTS.items() for out in outs]
-
-
-def targets(rng, loss, m, units):
-    if loss == "mse":
-        return rng.standard_normal((m, units))
-    if loss == "binary_cross_entropy":
-        return rng.integers(0, 2, (m, 1)).astype(float)
-    return np.eye(units)[rng.integers(0, units, m)]
-
-
-def numeric_gradients(net, loss, X, Y):
-    """Central differences of the loss with respect to every parameter."""
-    def value():
-        Zs, As = net.forward(X)
-        return loss.value(Y, As[-1], Zs[-1])
-
-    grads = []
-    for P in net.params():
-        G = np.zeros_like(P)
-        for i in np.ndindex(P.shape):
-            old = P[i]
-            P[i] = old + EPS
-            up = value()
-            P[i] = old - EPS
-            down = value()
-            P[i] = old
-            G[i] = (up - down) / (2 * EPS)
-        grads.append(G)
-    return grads
-
-
-def relative_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12)
 
 
 def check_network(layers, loss_name, seed=0, m=7, n=4):

@@ -13,6 +13,7 @@ from nncli.losses import get_loss
 from nncli.network import Network, Workspace, matmul
 from nncli.optimizers import get_optimizer
 from nncli.training import Trainer, blas_threads_for
+from tests.gradcheck import numeric_gradients, targets
 
 OUTPUTS = {  # loss -> (output activation, units)
     "mse": ("linear", 3),
@@ -30,31 +31,8 @@ def make_problem(loss_name, hidden="tanh", m=7, n_features=4, units=(5, 6), seed
     for b in net.b:  # non-zero biases, so that db is checked too
         b[...] = rng.normal(0, 0.1, b.shape)
     X = rng.normal(size=(m, n_features))
-    if loss_name == "mse":
-        Y = rng.normal(size=(m, n_out))
-    elif loss_name == "binary_cross_entropy":
-        Y = rng.integers(0, 2, (m, 1)).astype(float)
-    else:
-        Y = np.eye(n_out)[rng.integers(0, n_out, m)]
+    Y = targets(rng, loss_name, m, n_out)
     return net, get_loss(loss_name), X, Y
-
-
-def numeric_gradients(net, loss, X, Y, eps=1e-5):
-    grads = []
-    for P in net.params():
-        G = np.zeros_like(P)
-        for i in np.ndindex(P.shape):
-            saved = P[i]
-            P[i] = saved + eps
-            Zs, As = net.forward(X)
-            up = loss.value(Y, As[-1], Zs[-1])
-            P[i] = saved - eps
-            Zs, As = net.forward(X)
-            down = loss.value(Y, As[-1], Zs[-1])
-            P[i] = saved
-            G[i] = (up - down) / (2 * eps)
-        grads.append(G)
-    return grads
 
 
 @pytest.mark.parametrize("loss_name", list(OUTPUTS))
