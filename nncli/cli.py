@@ -46,28 +46,28 @@ def handles_errors(command):
             # Point stdout at /dev/null so that Python's final flush does not fail again.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
-        except NncliError as exc:
-            if _options["debug"]:
-                raise
-            _error(str(exc))
-            raise typer.Exit(EXIT_BAD_INPUT) from None
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        except MemoryError as exc:
-            if _options["debug"]:
-                raise
-            _error(f"not enough memory ({exc or 'MemoryError'}); use smaller layers or batches, "
-                   "or a smaller --chunk-size")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
         except Exception as exc:
             if _options["debug"]:
                 raise
-            _error(f"internal error: {type(exc).__name__}: {exc} (this is a bug in nncli; "
-                   "run again with --debug for the traceback and report it)")
-            raise typer.Exit(EXIT_INTERNAL) from None
+            message, code = _describe(exc)
+            _error(message)
+            raise typer.Exit(code) from None
 
     return run
+
+
+def _describe(exc):
+    """The one-line message and the exit code for an exception that ends a command."""
+    if isinstance(exc, NncliError):
+        return str(exc), EXIT_BAD_INPUT
+    if isinstance(exc, MemoryError):
+        return (f"not enough memory ({exc or 'MemoryError'}); use smaller layers or batches, "
+                "or a smaller --chunk-size"), EXIT_BAD_INPUT
+    return (f"internal error: {type(exc).__name__}: {exc} (this is a bug in nncli; "
+            "run again with --debug for the traceback and report it)"), EXIT_INTERNAL
 
 
 def _error(message):

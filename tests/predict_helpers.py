@@ -11,7 +11,7 @@ import yaml
 
 from tests.conftest import DATASETS, run_cli
 
-__all__ = ["DATASETS", "invoke", "train_model", "rows", "write_rows", "read_dataset"]
+__all__ = ["DATASETS", "invoke", "train_model", "tiny_iris_model", "rows", "write_rows", "read_dataset"]
 
 invoke = run_cli  # nncli ARGS in-process; exit_code, stdout, stderr; never a traceback
 
@@ -32,6 +32,13 @@ def train_model(folder, name, data, target, layers, loss, epochs=15, dtype="floa
     assert result.exit_code == 0, result.stderr
     return model
 
+
+
+def tiny_iris_model(folder):
+    """A 4-4-3 iris classifier trained for one epoch: quick, for tests of inputs, not quality."""
+    return train_model(folder, "iris", DATASETS / "iris.csv", "species",
+                       [{"units": 4, "activation": "relu"}, {"units": 3, "activation": "softmax"}],
+                       "cross_entropy", epochs=1)
 
 def rows(text):
     """The rows of CSV text as a header list and a list of row lists."""

@@ -11,7 +11,7 @@ import os
 import pytest
 
 from tests.conftest import IRIS_CONFIG
-from tests.predict_helpers import DATASETS, invoke, train_model
+from tests.predict_helpers import DATASETS, invoke, tiny_iris_model, train_model
 
 IRIS = DATASETS / "iris.csv"
 HEADER = "sepal_length,sepal_width,petal_length,petal_width,species\n"
@@ -20,10 +20,7 @@ ROW = "5.1,3.5,1.4,0.2,setosa\n"
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bad_input")
-    return train_model(folder, "iris", IRIS, "species",
-                       [{"units": 4, "activation": "relu"}, {"units": 3, "activation": "softmax"}],
-                       "cross_entropy", epochs=1)
+    return tiny_iris_model(tmp_path_factory.mktemp("bad_input"))
 
 
 # --- data for predict and evaluate ----------------------------------------------------

@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.predict_helpers import DATASETS, invoke, train_model
+from tests.predict_helpers import DATASETS, invoke, tiny_iris_model
 
 IRIS = DATASETS / "iris.csv"
 COMMANDS = {
@@ -23,10 +23,7 @@ COMMANDS = {
 
 @pytest.fixture(scope="module")
 def good(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("modelfile")
-    return train_model(folder, "iris", IRIS, "species",
-                       [{"units": 4, "activation": "relu"}, {"units": 3, "activation": "softmax"}],
-                       "cross_entropy", epochs=1)
+    return tiny_iris_model(tmp_path_factory.mktemp("modelfile"))
 
 
 def arrays_of(path):
