@@ -279,43 +279,37 @@ def feature_names(columns):
     return names
 
 
-def encode_features(df, columns, where, dtype=np.float32, unknown="error"):
-    """Encode the feature columns of ``df`` as described by ``columns``.
+def encode_features(df, columns, where):
+    """Encode the feature columns of a training or validation file (predict uses ``encode_chunk``).
 
     Parameters
     ----------
     df : DataFrame holding at least the columns named in ``columns`` (any order), as read
         by ``read_csv`` from the file ``where`` (messages give the line of a bad value)
-    columns : list of {"name", "kind", "categories"} as stored in the model file
-    unknown : "error" or "ignore" (an unseen category becomes all zeros)
+    columns : list of {"name", "kind", "categories"}, categories learnt from the training file
 
     Returns
     -------
-    X : ndarray of shape (len(df), n_features)
-    n_unknown : int, the number of unseen category values (with unknown="ignore")
+    X : ndarray of shape (len(df), n_features), float64, not yet standardised
     """
     require_columns(df, [c["name"] for c in columns], where, "feature")
-    blocks, n_unknown = [], 0
+    blocks = []
     for c in columns:
         col = df[c["name"]]
         if c["kind"] == "numeric":
             blocks.append(_numeric_values(col, c["name"], where)[:, None])
             continue
         values = col.astype(str).to_numpy()
-        cats = np.asarray(c["categories"], dtype=object)
-        onehot = values[:, None] == cats[None, :]
+        onehot = values[:, None] == np.asarray(c["categories"], dtype=object)[None, :]
         unseen = ~onehot.any(axis=1)
         if unseen.any():
-            if unknown == "error":
-                i = int(np.argmax(unseen))
-                raise DataError(
-                    f"{where}: column {c['name']!r} has value {values[i]!r} on {place_of_row(where, df.index[i])}, "
-                    f"a category not seen in training (known: {', '.join(map(str, c['categories']))}); "
-                    "use --unknown ignore to encode it as all zeros")
-            n_unknown += int(unseen.sum())
+            i = int(np.argmax(unseen))
+            raise DataError(
+                f"{where}: column {c['name']!r} has value {values[i]!r} on {place_of_row(where, df.index[i])}, "
+                f"a category not in the training file (known: {_shorten(c['categories'])}); "
+                "add rows with it to the training data, or remove those rows")
         blocks.append(onehot)
-    X = np.hstack(blocks).astype(dtype) if blocks else np.empty((len(df), 0), dtype)
-    return X, n_unknown
+    return np.hstack(blocks).astype(np.float64) if blocks else np.empty((len(df), 0))
 
 
 def _numeric_values(col, name, where):
@@ -400,7 +394,7 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
 
     columns = describe_columns(df, names, set(data_cfg.categorical), where)
     classes = [] if task == "regression" else target_classes(df, data_cfg.target, task, where)
-    X, _ = encode_features(df, columns, where, np.float64)
+    X = encode_features(df, columns, where)
     Y = encode_target(df, data_cfg.target, task, classes, where, np.float64)
 
     X_val = Y_val = None
@@ -411,7 +405,7 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
         require_columns(vdf, [data_cfg.target], data_cfg.validation, "target")
         require_columns(vdf, names, data_cfg.validation, "feature")
         vdf = _handle_missing(vdf, names + [data_cfg.target], data_cfg.missing, data_cfg.validation, warnings)
-        X_val, _ = encode_features(vdf, columns, data_cfg.validation, np.float64)
+        X_val = encode_features(vdf, columns, data_cfg.validation)
         Y_val = encode_target(vdf, data_cfg.target, task, classes, data_cfg.validation, np.float64)
     elif data_cfg.validation > 0:
         X, Y, X_val, Y_val = _split(X, Y, data_cfg.validation, rng or np.random.default_rng(seed), where)

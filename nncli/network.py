@@ -17,7 +17,6 @@ import numpy as np
 
 from nncli.activations import get_activation
 from nncli.initializers import default_init, get_initializer
-from nncli.losses import check_pairing
 
 
 class Network:
@@ -170,10 +169,6 @@ class Network:
         if self._ones_cache.size != m:
             self._ones_cache = np.ones(m, self.dtype)
         return self._ones_cache
-
-    def check_loss(self, loss):
-        """Raise ConfigError if ``loss`` cannot work with this network's output layer."""
-        check_pairing(loss, self.activations[-1].name, self.sizes[-1])
 
 
 def parameter_shapes(sizes):

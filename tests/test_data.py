@@ -154,6 +154,16 @@ def test_validation_from_a_second_file(cli, tmp_path):
     assert json.loads(result.stdout)["val_loss"] is not None
 
 
+def test_validation_file_with_a_category_not_in_the_training_file(cli, tmp_path):
+    csv = "x,c,y\n" + "".join(f"{i},{'ab'[i % 2]},{i}\n" for i in range(10))
+    (tmp_path / "val.csv").write_text("x,c,y\n1,a,1\n2,z,2\n")
+    config = REGRESSION.replace("target: y", "target: y\n  validation: val.csv")
+    result = train(cli, tmp_path, csv, config)
+    assert result.exit_code == 2
+    assert ("column 'c' has value 'z' on line 3, a category not in the training file (known: a, b); "
+            "add rows with it to the training data, or remove those rows") in result.stderr
+
+
 def test_values_too_large_to_standardise(cli, tmp_path):
     result = train(cli, tmp_path, GOOD.replace("\n5,2,1\n", "\n5,1e300,1\n"))
     assert result.exit_code == 2 and "column 'x2' holds values" in result.stderr
