@@ -158,7 +158,7 @@ def train(
         pipeline.write_history(history, result.history)
     summary = _summary(result, trainer, metrics, seconds, output)
     if json_:
-        print(json.dumps(summary))
+        _print_json(summary)
     elif not quiet:
         render_summary(console, summary)
     if result.status == "interrupted":
@@ -265,7 +265,7 @@ def lr_sweep(
             cfg, ds, config, min_lr, max_lr, steps, console, progress_mode)
 
     if json_:
-        print(json.dumps(data, allow_nan=False))
+        _print_json(data)
     elif print_best:
         if best is not None:
             print(format_rate(best))
@@ -463,6 +463,11 @@ def _report_counts(counts, where):
               "encoded as all zeros")
 
 
+def _print_json(data):
+    """Print ``data`` as one JSON object on stdout, nan and infinity written as null."""
+    print(json.dumps(_json_safe(data), allow_nan=False))
+
+
 def _json_safe(value):
     """``value`` with nan and infinity replaced by None (JSON has no such numbers)."""
     import math
@@ -503,7 +508,7 @@ def evaluate(
         result, counts = evaluate_csv(trained, table, Policy(missing.value, unknown.value, chunk_size))
     _report_counts(counts, table.where)
     if json_:
-        print(json.dumps(_json_safe(result), allow_nan=False))
+        _print_json(result)
     else:
         render_evaluation(Console(), result)
 
@@ -527,7 +532,7 @@ def inspect_model(
 
     info = describe(open_model(model))
     if json_:
-        print(json.dumps(_json_safe(info), allow_nan=False))
+        _print_json(info)
     else:
         render_inspection(Console(), info, title=f"model {model}")
 

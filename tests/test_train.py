@@ -115,3 +115,17 @@ def test_early_stopping_saves_the_best_epoch(cli, tmp_path):
     assert summary["epochs_run"] == summary["best_epoch"] + 5
     val_losses = [float(r.split(",")[2]) for r in history.read_text().splitlines()[1:]]
     assert summary["val_loss"] == pytest.approx(min(val_losses), rel=1e-6)
+
+
+def test_json_summary_writes_undefined_metrics_as_null(cli, tmp_path):
+    # A constant validation target leaves R^2 undefined (nan); JSON has no nan: null.
+    (tmp_path / "train.csv").write_text("x,y\n" + "".join(f"{i},{i % 4}\n" for i in range(12)))
+    (tmp_path / "val.csv").write_text("x,y\n1,2\n2,2\n")
+    (tmp_path / "c.yaml").write_text(
+        "data: {path: train.csv, target: y, validation: val.csv}\n"
+        "model: {layers: [{units: 1, activation: linear}]}\nloss: mse\n"
+        "training: {learning_rate: 0.1, epochs: 2}\n")
+    result = cli("train", tmp_path / "c.yaml", "-o", tmp_path / "m.npz", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "NaN" not in result.stdout
+    assert json.loads(result.stdout)["val_r2"] is None
