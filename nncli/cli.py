@@ -47,9 +47,10 @@ def handles_errors(command):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except KeyboardInterrupt:
-            _error("interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise _interrupted("interrupted") from None
         except Exception as exc:
+            if _caused_by_interrupt(exc):
+                raise _interrupted("interrupted") from None
             if _options["debug"]:
                 raise
             message, code = _describe(exc)
@@ -57,6 +58,32 @@ def handles_errors(command):
             raise typer.Exit(code) from None
 
     return run
+
+
+def _interrupted(message):
+    """Say ``message`` and return the Exit for exit code 130."""
+    _error(message)
+    # A Ctrl-C that escaped an exec() of a string (dataclasses builds methods so, while a
+    # module imports) sets a flag in CPython that makes `python -m nncli` end by SIGINT
+    # (returncode -2) whatever the exit code; running a string clears it again.
+    exec("")
+    return typer.Exit(EXIT_INTERRUPTED)
+
+
+def _caused_by_interrupt(exc):
+    """Whether ``exc`` wraps a Ctrl-C (or SIGTERM) that arrived inside library code.
+
+    Python itself re-raises some exceptions wrapped: an interrupt while a module defines a
+    class can surface as ``RuntimeError: Error calling __set_name__ ...`` from the
+    KeyboardInterrupt, which is still an interrupt, not a bug.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _describe(exc):
@@ -162,8 +189,8 @@ def train(
     elif not quiet:
         render_summary(console, summary)
     if result.status == "interrupted":
-        _error(f"interrupted after {result.epochs_run} complete epoch(s); the model so far was saved to {output}")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise _interrupted(f"interrupted after {result.epochs_run} complete epoch(s); "
+                           f"the model so far was saved to {output}")
 
 
 def _training_warnings(cfg, ds):

@@ -120,6 +120,42 @@ def test_ctrl_c_during_lr_sweep_writes_nothing(tmp_path, sig):
         assert out == "" and list(tmp_path.iterdir()) == []
 
 
+# Ctrl-C at two awkward moments CI met while lr-sweep imported threadpoolctl, whose
+# dataclasses are built by exec(): inside a class's __set_name__ (Python reports a
+# RuntimeError from the KeyboardInterrupt) and inside exec() (CPython then marks the
+# interrupt unhandled, and `python -m` would end by SIGINT: returncode -2).
+_INTERRUPTED_IMPORTS = {
+    "set_name": """
+class Interrupted:
+    def __set_name__(self, owner, name):
+        raise KeyboardInterrupt
+
+def interrupted_import(*args, **kwargs):
+    type("Cache", (), {"field": Interrupted()})
+""",
+    "exec": """
+def interrupted_import(*args, **kwargs):
+    exec("raise KeyboardInterrupt")
+""",
+}
+
+
+@pytest.mark.parametrize("moment", sorted(_INTERRUPTED_IMPORTS))
+def test_an_interrupt_inside_an_import_exits_130(tmp_path, moment):
+    (tmp_path / "interrupting.py").write_text(_INTERRUPTED_IMPORTS[moment] + """
+from nncli import cli, sweep
+sweep.grid_sweep = interrupted_import
+cli.main()
+""")
+    cmd = [sys.executable, "-m", "interrupting", "lr-sweep", str(CONFIGS / "iris.yaml"), "--num", "2",
+           "--write-config", "best.yaml"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.endswith("error: interrupted\n") and "internal error" not in proc.stderr
+    assert proc.stdout == "" and not (tmp_path / "best.yaml").exists()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_predict_leaves_no_output_and_no_temporary_file(tmp_path, sig):
     """predict -o reads stdin from a pipe kept open: it is inside the write when interrupted."""
