@@ -105,7 +105,37 @@ def _warn(message):
     typer.echo(f"warning: {message}", err=True)
 
 
+# click's base exception, reached through typer's public API (newer typers vendor click).
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _Group(typer.core.TyperGroup):
+    """The command group, with usage errors (a bad option, a missing argument, a misspelt
+    command) said in one ``error:`` line with exit code 2, like every other error."""
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except _ClickException as exc:
+            code = exc.exit_code
+            message = exc.format_message().strip()
+            if type(exc).__name__ == "NoArgsIsHelpError":  # the message is the help, if any
+                if message:
+                    typer.echo(message, err=True)
+            else:
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+                _error(message[:1].lower() + message[1:].rstrip(".") + hint)
+        except typer.Abort:
+            _error("aborted")
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_Group,
     help="Train fully-connected neural networks written in NumPy from YAML config files.",
     no_args_is_help=True,
     add_completion=False,

@@ -7,10 +7,12 @@ values too large for a float32 model in test_predict.py, line numbers in test_li
 """
 
 import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import IRIS_CONFIG
+from tests.conftest import IRIS_CONFIG, ROOT
 from tests.predict_helpers import DATASETS, invoke, tiny_iris_model, train_model
 
 IRIS = DATASETS / "iris.csv"
@@ -157,20 +159,20 @@ USAGE = [
     (["lr-sweep", "{config}", "--min", "1", "--max", "0.01"], "--min (1) must be smaller than --max (0.01)"),
     (["lr-sweep", "{config}", "--min", "nan"], "--min and --max must be positive numbers (got nan and 1)"),
     (["lr-sweep", "{config}", "--max", "inf"], "--min and --max must be positive numbers"),
-    (["lr-sweep", "{config}", "--jobs", "0"], "Invalid value for '--jobs'"),
-    (["lr-sweep", "{config}", "--epochs", "0"], "Invalid value for '--epochs'"),
+    (["lr-sweep", "{config}", "--jobs", "0"], "invalid value for '--jobs'"),
+    (["lr-sweep", "{config}", "--epochs", "0"], "invalid value for '--epochs'"),
     (["lr-sweep", "{config}", "--mode", "range", "--steps", "0"], "--steps must be at least 10 (got 0)"),
-    (["lr-sweep", "{config}", "--mode", "fast"], "Invalid value for '--mode'"),
-    (["lr-sweep", "{config}", "--num", "ten"], "Invalid value for '--num'"),
-    (["predict", "{model}", "{data}", "--chunk-size", "0"], "Invalid value for '--chunk-size'"),
-    (["evaluate", "{model}", "{data}", "--chunk-size", "0"], "Invalid value for '--chunk-size'"),
-    (["predict", "{model}", "{data}", "--missing", "skip"], "Invalid value for '--missing'"),
-    (["evaluate", "{model}", "{data}", "--unknown", "zero"], "Invalid value for '--unknown'"),
+    (["lr-sweep", "{config}", "--mode", "fast"], "invalid value for '--mode'"),
+    (["lr-sweep", "{config}", "--num", "ten"], "invalid value for '--num'"),
+    (["predict", "{model}", "{data}", "--chunk-size", "0"], "invalid value for '--chunk-size'"),
+    (["evaluate", "{model}", "{data}", "--chunk-size", "0"], "invalid value for '--chunk-size'"),
+    (["predict", "{model}", "{data}", "--missing", "skip"], "invalid value for '--missing'"),
+    (["evaluate", "{model}", "{data}", "--unknown", "zero"], "invalid value for '--unknown'"),
     (["predict", "{model}", "{data}", "--id-column", "nope"], "--id-column column 'nope' not found"),
-    (["train", "{config}", "--epochs", "3"], "No such option: --epochs"),
-    (["train"], "Missing argument"),
-    (["predict", "{model}"], "Missing argument"),
-    (["fit", "{config}"], "No such command 'fit'"),
+    (["train", "{config}", "--epochs", "3"], "no such option: --epochs"),
+    (["train"], "missing argument"),
+    (["predict", "{model}"], "missing argument"),
+    (["fit", "{config}"], "no such command 'fit'"),
 ]
 
 
@@ -178,8 +180,25 @@ USAGE = [
 def test_usage_errors_exit_2_with_a_message(model, iris_config, args, message):
     result = invoke(*[a.format(config=iris_config, model=model, data=IRIS) for a in args])
     assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr
     assert "lr-sweep " + str(iris_config) not in result.stderr  # no progress: nothing ran
+
+
+def test_usage_error_through_the_installed_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "nncli", "lr-sweep", "c.yaml", "--jobs", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == ("error: invalid value for '--jobs' / '-j': 0 is not in the range x>=1 "
+                           "(see 'nncli lr-sweep -h')\n")
+    assert proc.stdout == ""
+
+
+def test_help_is_not_an_error():
+    result = invoke("-h")
+    assert result.exit_code == 0 and "lr-sweep" in result.stdout and result.stderr == ""
+    result = invoke()  # no command: the help, and the exit code of a usage error
+    assert result.exit_code == 2 and "lr-sweep" in result.stdout
 
 
 @pytest.mark.parametrize("values", [["5.03e+38"], ["1e20"] * 4, ["1e200"]], ids=["beyond float32", "sum overflows",
