@@ -279,13 +279,27 @@ def feature_names(columns):
     return names
 
 
+# How to fix a bad value, by problem: in a file to predict from, and in training data.
+PREDICT_HINTS = {
+    "missing": "fill it in, or use --missing drop to leave such rows out",
+    "number": "fix that value, or use --missing drop to leave such rows out",
+    "categorical": "use --unknown ignore to encode it as all zeros",
+}
+TRAINING_HINTS = {
+    "missing": "fill it in, or set data.missing: drop to leave such rows out",
+    "number": "fix that value, or remove that row",
+    "categorical": "add rows with it to the training data, or remove those rows",
+}
+
+
 def encode_features(df, columns, where):
-    """Encode the feature columns of a training or validation file (predict uses ``encode_chunk``).
+    """Encode the feature columns of a training or validation file, as predict does.
 
     Parameters
     ----------
     df : DataFrame holding at least the columns named in ``columns`` (any order), as read
-        by ``read_csv`` from the file ``where`` (messages give the line of a bad value)
+        by ``read_csv`` from the file ``where`` (messages give the line of a bad value),
+        missing values already handled (``data.missing``)
     columns : list of {"name", "kind", "categories"}, categories learnt from the training file
 
     Returns
@@ -293,40 +307,20 @@ def encode_features(df, columns, where):
     X : ndarray of shape (len(df), n_features), float64, not yet standardised
     """
     require_columns(df, [c["name"] for c in columns], where, "feature")
-    blocks = []
-    for c in columns:
-        col = df[c["name"]]
-        if c["kind"] == "numeric":
-            blocks.append(_numeric_values(col, c["name"], where)[:, None])
-            continue
-        values = col.astype(str).to_numpy()
-        onehot = values[:, None] == np.asarray(c["categories"], dtype=object)[None, :]
-        unseen = ~onehot.any(axis=1)
-        if unseen.any():
-            i = int(np.argmax(unseen))
-            raise DataError(
-                f"{where}: column {c['name']!r} has value {values[i]!r} on {place_of_row(where, df.index[i])}, "
-                f"a category not in the training file (known: {_shorten(c['categories'])}); "
-                "add rows with it to the training data, or remove those rows")
-        blocks.append(onehot)
-    return np.hstack(blocks).astype(np.float64) if blocks else np.empty((len(df), 0))
+    return encode_chunk(df, columns, where, place=lambda row: place_of_row(where, row),
+                        hints=TRAINING_HINTS).X
 
 
 def _numeric_values(col, name, where):
     """A numeric column as float64, with DataError for text and infinite values."""
-    if not pd.api.types.is_numeric_dtype(col):
-        numbers = pd.to_numeric(col, errors="coerce")
-        bad = numbers.isna() & col.notna()
-        if bad.any():
-            i = int(np.argmax(bad.to_numpy()))
-            raise DataError(f"{where}: column {name!r} must be numeric, but {place_of_row(where, col.index[i])} "
-                            f"holds {col.iloc[i]!r}; fix or remove that value")
-        col = numbers
-    values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isinf(values).any():
-        i = int(np.argmax(np.isinf(values)))
-        raise DataError(f"{where}: column {name!r} holds an infinite value on {place_of_row(where, col.index[i])}; "
-                        "replace it with a finite number")
+    numbers = col if pd.api.types.is_numeric_dtype(col) else pd.to_numeric(col, errors="coerce")
+    values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values) & col.notna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        what = "must hold finite numbers" if np.isinf(values[i]) else "must be numeric"
+        raise DataError(f"{where}: column {name!r} {what}, but {place_of_row(where, col.index[i])} holds "
+                        f"{str(col.iloc[i])!r}; {TRAINING_HINTS['number']}")
     return values
 
 
@@ -463,8 +457,8 @@ def _handle_missing(df, names, policy, where, warnings):
                             "or name fewer columns in data.features")
         return kept
     col, row = found
-    raise DataError(f"{where}: column {col!r} has a missing value on {place_of_row(where, row)}; fill it in, "
-                    "or set data.missing: drop to leave such rows out")
+    raise DataError(f"{where}: column {col!r} has a missing value on {place_of_row(where, row)}; "
+                    f"{TRAINING_HINTS['missing']}")
 
 
 def _split(X, Y, fraction, rng, where):
@@ -708,7 +702,8 @@ class Chunk:
     n_unknown: int = 0        # unseen categories encoded as all zeros
 
 
-def encode_chunk(df, columns, where, missing="error", unknown="error", target=None, place=None):
+def encode_chunk(df, columns, where, missing="error", unknown="error", target=None, place=None,
+                 hints=PREDICT_HINTS):
     """Check and encode the feature (and target) columns of one chunk of rows.
 
     Parameters
@@ -721,6 +716,7 @@ def encode_chunk(df, columns, where, missing="error", unknown="error", target=No
         label is always an error
     place : callable (row number) -> str, where a row is, for messages (``ChunkedCsv.place``;
         default "line row + 2")
+    hints : dict, how to fix a bad value, by problem (``PREDICT_HINTS``, ``TRAINING_HINTS``)
 
     Returns
     -------
@@ -736,7 +732,7 @@ def encode_chunk(df, columns, where, missing="error", unknown="error", target=No
             number_rows |= bad
     dropped = missing_rows | number_rows if missing == "drop" else np.zeros(m, bool)
     kept = ~dropped
-    _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place or _line_after_header)
+    _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place or _line_after_header, hints)
 
     X = np.empty((int(kept.sum()), len(feature_names(columns))))
     j, n_unknown = 0, 0
@@ -770,7 +766,7 @@ def _line_after_header(row):
     return f"line {row + 2}"
 
 
-def _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place):
+def _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place, hints):
     """Raise DataError for the problem on the earliest line (then the leftmost column)."""
     first = None
     for order, (spec, (_, miss, bad)) in enumerate(zip(specs, scans)):
@@ -788,17 +784,15 @@ def _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place)
         return
     pos, _, kind, spec = first
     name, at, value = spec["name"], place(int(df.index[pos])), df[spec["name"]].iloc[pos]
-    drop_hint = "or use --missing drop to leave such rows out"
     if kind == "missing":
-        raise DataError(f"{where}: column {name!r} has a missing value on {at}; fill it in, {drop_hint}")
+        raise DataError(f"{where}: column {name!r} has a missing value on {at}; {hints['missing']}")
     if kind == "number":
         what = "must hold finite numbers" if np.isinf(scans[first[1]][0][pos]) else "must be numeric"
-        raise DataError(f"{where}: column {name!r} {what}, but {at} holds {str(value)!r}; "
-                        f"fix that value, {drop_hint}")
+        raise DataError(f"{where}: column {name!r} {what}, but {at} holds {str(value)!r}; {hints['number']}")
     known = _shorten(spec["categories"])
     if kind == "categorical":
         raise DataError(f"{where}: column {name!r} has value {value!r} on {at}, a category not "
-                        f"seen in training (known: {known}); use --unknown ignore to encode it as all zeros")
+                        f"seen in training (known: {known}); {hints['categorical']}")
     raise DataError(f"{where}: target {name!r} has class {value!r} on {at}, "
                     f"not among the training classes ({known}); remove that row, or evaluate on data "
                     "with the model's classes only")

@@ -49,7 +49,7 @@ CASES = [
     ("missing value", GOOD.replace("\n5,2,1\n", "\n5,,1\n"), REGRESSION,
      "column 'x2' has a missing value on line 7"),
     ("infinite value", GOOD.replace("\n5,2,1\n", "\n5,inf,1\n"), REGRESSION,
-     "column 'x2' holds an infinite value on line 7"),
+     "column 'x2' must hold finite numbers, but line 7 holds 'inf'; fix that value, or remove that row"),
     ("text target for mse", GOOD.replace("\n5,2,1\n", "\n5,2,big\n"), REGRESSION,
      "loss mse needs a numeric target, but 'y' holds 'big' on line 7"),
     ("one class", "x,y\n1,a\n2,a\n3,a\n4,a\n5,a\n", BINARY, "has only one class (a)"),
@@ -80,6 +80,7 @@ def test_bad_data_exits_2(cli, tmp_path, name, csv, config, message, command):
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and result.stderr.startswith("error: ")
     assert result.stderr.count("\n") == 1  # one line, before any progress output
+    assert "--missing" not in result.stderr and "--unknown" not in result.stderr  # predict's options
     assert not (tmp_path / "m.npz").exists()
 
 
@@ -160,7 +161,7 @@ def test_validation_file_with_a_category_not_in_the_training_file(cli, tmp_path)
     config = REGRESSION.replace("target: y", "target: y\n  validation: val.csv")
     result = train(cli, tmp_path, csv, config)
     assert result.exit_code == 2
-    assert ("column 'c' has value 'z' on line 3, a category not in the training file (known: a, b); "
+    assert ("column 'c' has value 'z' on line 3, a category not seen in training (known: a, b); "
             "add rows with it to the training data, or remove those rows") in result.stderr
 
 
@@ -174,7 +175,8 @@ def test_values_too_large_to_standardise(cli, tmp_path):
 @pytest.mark.parametrize("validation, message", [
     (None, "data file {val} does not exist; check the path (relative paths in a config are relative to "
            "the config file)"),
-    ("x1,x2,y\n1,2,3\n\n4,five,6\n", "{val}: column 'x2' must be numeric, but line 4 holds 'five'"),
+    ("x1,x2,y\n1,2,3\n\n4,five,6\n", "{val}: column 'x2' must be numeric, but line 4 holds 'five'; "
+                                   "fix that value, or remove that row"),
     ("x1,y\n1,2\n", "{val}: feature column 'x2' not found"),
     ("x1,x2,y\n", "{val} (data.validation) has a header but no data rows"),
 ], ids=["missing", "bad value", "column missing", "header only"])

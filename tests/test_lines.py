@@ -44,7 +44,7 @@ def test_line_of_row_agrees_with_pandas_rows(tmp_path):
 CASES = [
     ("not a number", "10,abc,12\n", "line 7 holds 'abc'", "value 'abc' on line 7"),
     ("missing value", "10,,12\n", "missing value on line 7", "missing value on line 7"),
-    ("infinite value", "10,inf,12\n", "line 7 holds 'inf'", "infinite value on line 7"),
+    ("infinite value", "10,inf,12\n", "line 7 holds 'inf'", "must hold finite numbers, but line 7 holds 'inf'"),
     ("ragged row", "10,11,12,13\n", "Expected 3 fields in line 7, saw 4", "Expected 3 fields in line 7, saw 4"),
     ("open quote", '10,"11\n', "EOF inside string starting at line 7", "EOF inside string starting at line 7"),
 ]
