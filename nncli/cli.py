@@ -22,7 +22,7 @@ from nncli.errors import NncliError
 
 EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_INTERNAL = 1, 2, 130, 70
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for tools stopped by `| head`
-_options = {"debug": False}
+_options = {"debug": False, "interrupted": False}
 
 
 def handles_errors(command):
@@ -63,6 +63,7 @@ def handles_errors(command):
 def _interrupted(message):
     """Say ``message`` and return the Exit for exit code 130."""
     _error(message)
+    _options["interrupted"] = True
     # A Ctrl-C that escaped an exec() of a string (dataclasses builds methods so, while a
     # module imports) sets a flag in CPython that makes `python -m nncli` end by SIGINT
     # (returncode -2) whatever the exit code; running a string clears it again.
@@ -114,6 +115,7 @@ class _Group(typer.core.TyperGroup):
     command) said in one ``error:`` line with exit code 2, like every other error."""
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        _options["interrupted"] = False
         try:
             code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
         except _ClickException as exc:
@@ -129,6 +131,8 @@ class _Group(typer.core.TyperGroup):
         except typer.Abort:
             _error("aborted")
             code = 1
+        if code == EXIT_INTERRUPTED and not _options["interrupted"]:
+            _interrupted("interrupted")  # Ctrl-C while typer parsed the command line
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
@@ -144,9 +148,19 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool):
+    if value:
+        from nncli import __version__
+
+        typer.echo(f"nncli {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of short messages.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print nncli's version and exit.")] = False,
 ):
     _options["debug"] = debug
 
@@ -595,8 +609,12 @@ def inspect_model(
 
 
 def main():
-    """Console-script entry point."""
-    app(prog_name="nncli")
+    """Run the command line (``nncli.__main__.main`` is the console script)."""
+    try:
+        app(prog_name="nncli")
+    except KeyboardInterrupt:  # while typer assembled the commands, before parsing
+        _interrupted("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

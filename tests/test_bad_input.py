@@ -194,7 +194,11 @@ def test_usage_error_through_the_installed_entry_point():
     assert proc.stdout == ""
 
 
-def test_help_is_not_an_error():
+def test_help_and_version_are_not_errors():
+    from nncli import __version__
+
+    result = invoke("--version")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"nncli {__version__}\n", "")
     result = invoke("-h")
     assert result.exit_code == 0 and "lr-sweep" in result.stdout and result.stderr == ""
     result = invoke()  # no command: the help, and the exit code of a usage error

@@ -156,6 +156,25 @@ cli.main()
     assert proc.stdout == "" and not (tmp_path / "best.yaml").exists()
 
 
+def test_an_interrupt_while_the_modules_load_exits_130(tmp_path):
+    """Ctrl-C during the quarter second that importing nncli.cli (typer, numpy) takes."""
+    (tmp_path / "interrupting.py").write_text("""
+import sys, types
+
+class Loading(types.ModuleType):
+    def __getattr__(self, name):
+        exec("raise KeyboardInterrupt")  # as inside dataclasses or namedtuple
+
+sys.modules["nncli.cli"] = Loading("nncli.cli")
+from nncli.__main__ import main
+main()
+""")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", "interrupting", "--version"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "error: interrupted\n", "")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_predict_leaves_no_output_and_no_temporary_file(tmp_path, sig):
     """predict -o reads stdin from a pipe kept open: it is inside the write when interrupted."""
