@@ -1,7 +1,8 @@
 """The ``nncli`` command: the console script and ``python -m nncli``.
 
-Ctrl-C or SIGTERM while the modules load (about a quarter of a second) ends the
-command as it would later: "error: interrupted", exit code 130, no traceback.
+Ctrl-C and SIGTERM end every command the same way, from the moment its modules start
+loading: "error: ..." on stderr, exit code 130, no traceback (``nncli.cli`` says what
+was interrupted; here, anything before it could).
 """
 
 import signal
@@ -9,18 +10,23 @@ import sys
 
 
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: temporary files and workers are cleaned up
 
 
 def main():
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         from nncli.cli import main as run
-    except KeyboardInterrupt:
+
+        run()
+    except KeyboardInterrupt:  # while the modules load, before nncli.cli handles it
         sys.stderr.write("error: interrupted\n")
-        exec("")  # clears CPython's unhandled-interrupt flag, as nncli.cli._interrupted explains
         sys.exit(130)
-    run()
+    finally:
+        # A Ctrl-C that escaped an exec() of a string (dataclasses builds methods so, while
+        # a module imports) sets a flag in CPython that makes `python -m nncli` end by
+        # SIGINT (returncode -2) whatever the exit code; running a string clears it again.
+        exec("")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ closed early. Heavy modules (numpy, pandas, rich tables) are imported inside
 the commands so that ``nncli --help`` starts fast.
 """
 
-import contextlib
 import functools
 import json
 import os
@@ -28,18 +27,17 @@ _options = {"debug": False, "interrupted": False}
 def handles_errors(command):
     """Run ``command``, rendering nncli's errors as one line on stderr with an exit code.
 
-    SIGTERM is handled as Ctrl-C, so that a killed command still removes its temporary files.
-    A reader of stdout that goes away (``| head``) ends the command quietly, as for other tools.
+    Ctrl-C (and SIGTERM, which ``nncli.__main__`` turns into one) exits 130. A reader of
+    stdout that goes away (``| head``) ends the command quietly, as for other tools.
     """
 
     @functools.wraps(command)
     def run(*args, **kwargs):
         try:
-            with _sigterm_as_interrupt():
-                try:
-                    return command(*args, **kwargs)
-                finally:
-                    sys.stdout.flush()  # here, so that a closed pipe is handled below, not at exit
+            try:
+                return command(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # here, so that a closed pipe is handled below, not at exit
         except typer.Exit:
             raise
         except BrokenPipeError:
@@ -64,10 +62,6 @@ def _interrupted(message):
     """Say ``message`` and return the Exit for exit code 130."""
     _error(message)
     _options["interrupted"] = True
-    # A Ctrl-C that escaped an exec() of a string (dataclasses builds methods so, while a
-    # module imports) sets a flag in CPython that makes `python -m nncli` end by SIGINT
-    # (returncode -2) whatever the exit code; running a string clears it again.
-    exec("")
     return typer.Exit(EXIT_INTERRUPTED)
 
 
@@ -400,21 +394,6 @@ def _cores():
         return os.cpu_count() or 1
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Let SIGTERM stop a command as Ctrl-C does: temporary files and workers cleaned up, exit code 130."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _render_sweep_result(result, mode, config_rate):
     from rich.console import Console
 
@@ -609,12 +588,8 @@ def inspect_model(
 
 
 def main():
-    """Run the command line (``nncli.__main__.main`` is the console script)."""
-    try:
-        app(prog_name="nncli")
-    except KeyboardInterrupt:  # while typer assembled the commands, before parsing
-        _interrupted("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+    """Run the command line (``nncli.__main__.main``, the console script, calls this)."""
+    app(prog_name="nncli")
 
 
 if __name__ == "__main__":

@@ -143,9 +143,10 @@ def interrupted_import(*args, **kwargs):
 @pytest.mark.parametrize("moment", sorted(_INTERRUPTED_IMPORTS))
 def test_an_interrupt_inside_an_import_exits_130(tmp_path, moment):
     (tmp_path / "interrupting.py").write_text(_INTERRUPTED_IMPORTS[moment] + """
-from nncli import cli, sweep
+from nncli import sweep
+from nncli.__main__ import main
 sweep.grid_sweep = interrupted_import
-cli.main()
+main()
 """)
     cmd = [sys.executable, "-m", "interrupting", "lr-sweep", str(CONFIGS / "iris.yaml"), "--num", "2",
            "--write-config", "best.yaml"]
