@@ -311,19 +311,6 @@ def encode_features(df, columns, where):
                         hints=TRAINING_HINTS).X
 
 
-def _numeric_values(col, name, where):
-    """A numeric column as float64, with DataError for text and infinite values."""
-    numbers = col if pd.api.types.is_numeric_dtype(col) else pd.to_numeric(col, errors="coerce")
-    values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values) & col.notna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        what = "must hold finite numbers" if np.isinf(values[i]) else "must be numeric"
-        raise DataError(f"{where}: column {name!r} {what}, but {place_of_row(where, col.index[i])} holds "
-                        f"{str(col.iloc[i])!r}; {TRAINING_HINTS['number']}")
-    return values
-
-
 # --- target -------------------------------------------------------------------------
 def target_classes(df, target, task, where):
     """The class labels in output-unit order (natural order), checked for the task."""
@@ -348,7 +335,13 @@ def encode_target(df, target, task, classes, where, dtype):
             raise DataError(f"{where}: loss mse needs a numeric target, but {target!r} holds "
                             f"{col.iloc[i]!r} on {place_of_row(where, col.index[i])}; for classes use "
                             "binary_cross_entropy or cross_entropy")
-        return _numeric_values(col, target, where)[:, None].astype(dtype)
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(values).any():
+            i = int(np.argmax(np.isinf(values)))
+            raise DataError(f"{where}: column {target!r} must hold finite numbers, but "
+                            f"{place_of_row(where, col.index[i])} holds {str(col.iloc[i])!r}; "
+                            f"{TRAINING_HINTS['number']}")
+        return values[:, None].astype(dtype)
     labels = col.astype(str).to_numpy()
     onehot = labels[:, None] == np.asarray(classes, dtype=object)[None, :]
     unseen = ~onehot.any(axis=1)

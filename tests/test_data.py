@@ -50,6 +50,8 @@ CASES = [
      "column 'x2' has a missing value on line 7"),
     ("infinite value", GOOD.replace("\n5,2,1\n", "\n5,inf,1\n"), REGRESSION,
      "column 'x2' must hold finite numbers, but line 7 holds 'inf'; fix that value, or remove that row"),
+    ("infinite target", GOOD.replace("\n5,2,1\n", "\n5,2,-inf\n"), REGRESSION,
+     "column 'y' must hold finite numbers, but line 7 holds '-inf'; fix that value, or remove that row"),
     ("text target for mse", GOOD.replace("\n5,2,1\n", "\n5,2,big\n"), REGRESSION,
      "loss mse needs a numeric target, but 'y' holds 'big' on line 7"),
     ("one class", "x,y\n1,a\n2,a\n3,a\n4,a\n5,a\n", BINARY, "has only one class (a)"),
