@@ -33,6 +33,16 @@ def wall(command, env=None):
     return time.perf_counter() - start
 
 
+def alternating(runs, measures):
+    """{label: [one value per run]}: the measures take turns, in reverse order every other run."""
+    labels = list(measures)
+    values = {label: [] for label in labels}
+    for r in range(runs):
+        for label in labels if r % 2 == 0 else labels[::-1]:
+            values[label].append(measures[label]())
+    return values
+
+
 def startup(runs):
     """Median wall time of each command, alternating, and its excess over `python -c pass`."""
     nncli = shutil.which("nncli") or os.path.join(os.path.dirname(sys.executable), "nncli")
@@ -46,10 +56,7 @@ def startup(runs):
     for name in ("train", "predict", "evaluate", "inspect", "lr-sweep"):
         if f" {name} " in help_text or f"│ {name}" in help_text:
             commands[f"nncli {name} --help"] = [nncli, name, "--help"]
-    times = {label: [] for label in commands}
-    for _ in range(runs):
-        for label, command in commands.items():
-            times[label].append(wall(command))
+    times = alternating(runs, {label: (lambda c=command: wall(c)) for label, command in commands.items()})
     base = statistics.median(times["python -c pass"])
     print("\n| command | median s | over `python -c pass` |")
     print("|---|---:|---:|")
@@ -93,10 +100,8 @@ def display(runs):
     """tiny through `nncli train`: live display on a terminal against --quiet."""
     with tempfile.TemporaryDirectory() as folder:
         config = tiny_files(folder)
-        times = {"quiet": [], "live": []}
-        for r in range(runs):
-            for mode in (("quiet", "live") if r % 2 == 0 else ("live", "quiet")):
-                times[mode].append(train_seconds(config, folder, terminal=mode == "live"))
+        times = alternating(runs, {"quiet": lambda: train_seconds(config, folder, terminal=False),
+                                   "live": lambda: train_seconds(config, folder, terminal=True)})
     quiet, live = statistics.median(times["quiet"]), statistics.median(times["live"])
     ratios = [b / a for a, b in zip(times["quiet"], times["live"])]
     print("\n| tiny via `nncli train` | median fit seconds |")
@@ -118,13 +123,15 @@ def bare_fit(trainer, X, Y):
     with trainer._blas_limit(batch):
         for _ in range(trainer.epochs):
             order = trainer.rng.permutation(len(X))
-            params = net.params()
+            # The parameter and gradient vectors, updated in one step, as Trainer does.
+            params, grads = [net.parameter_vector()], [workspace.gradient_vector]
             for start in range(0, len(X), batch):
                 rows = order[start:start + batch]
-                Xb = np.take(X, rows, axis=0, out=X_batch[:len(rows)], mode="clip")
-                Yb = np.take(Y, rows, axis=0, out=Y_batch[:len(rows)], mode="clip")
+                Xb = X.take(rows, axis=0, out=X_batch[:len(rows)], mode="clip")
+                Yb = Y.take(rows, axis=0, out=Y_batch[:len(rows)], mode="clip")
                 Zs, As = net.forward(Xb, workspace)
-                optimizer.update(params, net.backward(Xb, Yb, Zs, As, loss, workspace))
+                net.backward(Xb, Yb, Zs, As, loss, workspace)
+                optimizer.update(params, grads)
             ticks.append(time.perf_counter())
     return list(np.diff(ticks))
 
@@ -134,17 +141,18 @@ def bookkeeping(runs, blas_threads=None):
     w = bench.WORKLOADS["medium"]
     X, Y, labels = bench.make_data(w)
     weights = bench.initial_weights(w)
-    times = {"Trainer.fit": [], "bare steps": []}
-    for r in range(runs):
-        for mode in (("Trainer.fit", "bare steps") if r % 2 == 0 else ("bare steps", "Trainer.fit")):
-            if mode == "Trainer.fit":
-                seconds, _ = bench.run_nncli(w, X, Y, labels, [P.copy() for P in weights], blas_threads)
-            else:
-                trainer = bench.build_nncli_trainer(w, X, Y, labels, [])
-                trainer.network.set_weights([P.copy() for P in weights])
-                trainer.blas_threads = blas_threads
-                seconds = bare_fit(trainer, X, Y)
-            times[mode].append(statistics.median(seconds))
+
+    def run_fit():
+        seconds, _ = bench.run_nncli(w, X, Y, labels, [P.copy() for P in weights], blas_threads)
+        return statistics.median(seconds)
+
+    def run_bare():
+        trainer = bench.build_nncli_trainer(w, X, Y, labels, [])
+        trainer.network.set_weights([P.copy() for P in weights])
+        trainer.blas_threads = blas_threads
+        return statistics.median(bare_fit(trainer, X, Y))
+
+    times = alternating(runs, {"Trainer.fit": run_fit, "bare steps": run_bare})
     fit, bare = statistics.median(times["Trainer.fit"]), statistics.median(times["bare steps"])
     ratios = [a / b for a, b in zip(times["Trainer.fit"], times["bare steps"])]
     print("\n| medium | median s/epoch |")
