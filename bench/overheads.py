@@ -113,7 +113,7 @@ def display(runs):
 
 def bare_fit(trainer, X, Y):
     """The steps of Trainer.fit on the same batches, without losses, callbacks or history."""
-    from nncli.network import Workspace
+    from nncli.core.network import Workspace
 
     net, loss, optimizer = trainer.network, trainer.loss, trainer.optimizer
     batch = trainer.batch_size

@@ -132,7 +132,7 @@ def make_data(w: Workload, seed=0):
 
 def initial_weights(w: Workload, seed=1):
     """[W1, b1, ...] from nncli's own initializers (He for relu, Xavier otherwise)."""
-    from nncli.network import Network
+    from nncli.core.network import Network
 
     net = Network(w.features, w.layers(), dtype=np.float32)
     net.initialize(np.random.default_rng(seed))
@@ -160,9 +160,9 @@ class EpochClock:
 
 def build_nncli_trainer(w, X, Y, labels, callbacks):
     """A Trainer from ``pipeline.build_trainer``, exactly as ``nncli train`` assembles it."""
-    from nncli import pipeline
+    from nncli.commands import pipeline
     from nncli.config import Config
-    from nncli.data import Dataset
+    from nncli.io.dataset import Dataset
 
     config = Config.model_validate({
         "data": {"path": f"{w.name}.csv", "target": "y"},
@@ -184,8 +184,8 @@ def run_nncli(w, X, Y, labels, weights, blas_threads=None):
     """Train through ``pipeline.build_trainer``, as ``nncli train`` does; (epoch seconds, final loss)."""
     from rich.console import Console
 
-    from nncli.display import TrainingDisplay
-    from nncli.training import Callback
+    from nncli.ui.live import TrainingDisplay
+    from nncli.core.training import Callback
 
     clock = EpochClock()
 

@@ -5,17 +5,14 @@ loading: "error: ..." on stderr, exit code 130, no traceback (``nncli.cli`` says
 was interrupted; here, anything before it could).
 """
 
-import signal
 import sys
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: temporary files and workers are cleaned up
-
-
 def main():
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        from nncli import interrupts
+
+        interrupts.install()  # SIGTERM as Ctrl-C: temporary files and workers are cleaned up
         from nncli.cli import main as run
 
         run()

@@ -23,3 +23,14 @@ class UsageError(NncliError):
 
 class OutputError(NncliError):
     """A file cannot be written (e.g. the disk is full); the file is left as it was."""
+
+
+class TrainingFailed(Exception):
+    """Training diverged (``train``), or every rate did (``lr-sweep``): exit code 1."""
+
+
+class Interrupted(Exception):
+    """The user stopped a command (Ctrl-C, SIGTERM) after it saved what it could: exit code 130.
+
+    The message says what was kept; it is not an error of the user's.
+    """

@@ -233,7 +233,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_a_bug_is_reported_as_one_and_exits_70(iris_config, monkeypatch):
-    from nncli import pipeline
+    from nncli.commands import pipeline
 
     def bug(config):
         raise ZeroDivisionError("division by zero")

@@ -1,4 +1,4 @@
-"""Tests of the braille line chart in nncli.chart."""
+"""Tests of the braille line chart in nncli.ui.chart."""
 
 import math
 import re
@@ -8,7 +8,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nncli.chart import NO_DATA, format_number, line_chart, line_chart_cells
+from nncli.ui.chart import NO_DATA, format_number, line_chart, line_chart_cells
 
 BLANK = " "
 
@@ -141,7 +141,7 @@ def test_format_number_is_compact():
 
 
 def test_chart_does_not_import_rich_or_numpy():
-    code = "import sys, nncli.chart; print('rich' in sys.modules, 'numpy' in sys.modules)"
+    code = "import sys, nncli.ui.chart; print('rich' in sys.modules, 'numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

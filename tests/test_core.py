@@ -6,12 +6,12 @@ import sys
 import numpy as np
 import pytest
 
-from nncli.activations import ACTIVATIONS, get_activation
+from nncli.core.activations import ACTIVATIONS, get_activation
 from nncli.errors import ConfigError
-from nncli.losses import LOSSES, get_loss
-from nncli.network import Network
-from nncli.optimizers import SGD, get_optimizer
-from nncli.training import EarlyStopping, Trainer
+from nncli.core.losses import LOSSES, get_loss
+from nncli.core.network import Network
+from nncli.core.optimizers import SGD, get_optimizer
+from nncli.core.training import EarlyStopping, Trainer
 from tests.gradcheck import EPS, numeric_gradients, relative_error, targets
 
 HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu"]
@@ -174,8 +174,8 @@ def test_registries_name_the_valid_choices():
 
 
 def test_core_imports_numpy_only():
-    code = ("import sys; import nncli.activations, nncli.losses, nncli.network, nncli.optimizers, "
-            "nncli.training, nncli.metrics, nncli.initializers; "
+    code = ("import sys; import nncli.core.activations, nncli.core.losses, nncli.core.network, nncli.core.optimizers, "
+            "nncli.core.training, nncli.core.metrics, nncli.core.initializers; "
             "bad = [m for m in ('pandas', 'yaml', 'typer', 'rich', 'pydantic') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""Tests of the training display and summary table in nncli.display."""
+"""Tests of the training display and summary table in nncli.ui.live and nncli.ui.tables."""
 
 import io
 import math
@@ -6,17 +6,10 @@ import math
 import pytest
 from rich.console import Console
 
-import nncli.display as display
-from nncli.display import (
-    LiveDisplay,
-    PlainDisplay,
-    QuietDisplay,
-    TrainingDisplay,
-    display_mode,
-    format_seconds,
-    format_value,
-    render_summary,
-)
+import nncli.ui.live as display
+from nncli.ui.format import format_seconds, format_value
+from nncli.ui.live import LiveDisplay, PlainDisplay, QuietDisplay, TrainingDisplay, display_mode
+from nncli.ui.tables import render_summary
 
 BEGIN = {"epochs": 100, "n_train": 120, "n_val": 30, "task": "multiclass"}
 

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from nncli.modelfile import load_model
+from nncli.io.modelfile import load_model
 from tests.conftest import CONFIGS, DATASETS, ROOT, run_cli
 
 
@@ -143,7 +143,7 @@ def interrupted_import(*args, **kwargs):
 @pytest.mark.parametrize("moment", sorted(_INTERRUPTED_IMPORTS))
 def test_an_interrupt_inside_an_import_exits_130(tmp_path, moment):
     (tmp_path / "interrupting.py").write_text(_INTERRUPTED_IMPORTS[moment] + """
-from nncli import sweep
+from nncli.commands import sweeping as sweep
 from nncli.__main__ import main
 sweep.grid_sweep = interrupted_import
 main()
@@ -251,7 +251,7 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_old_file(tmp_path, monkeypa
 
         monkeypatch.setattr(np, "savez", crash)
     else:
-        from nncli import predicting
+        from nncli.commands import scoring as predicting
 
         monkeypatch.setattr(predicting, "WRITE_ROWS", 10)  # many small writes
         calls = []
@@ -333,7 +333,7 @@ def test_a_failed_read_is_never_taken_for_the_end_of_the_data(monkeypatch, failu
     not of writing the output). When the failure comes from a signal handler, pandas can
     turn it into a ParserError or take it for the end of the data (the rows so far would
     be written as if they were all): test_interrupted_predict_... exercises that."""
-    from nncli.data import ChunkedCsv
+    from nncli.io.reading import ChunkedCsv
     from nncli.errors import DataError
 
     header, body = (DATASETS / "iris.csv").read_text().split("\n", 1)

@@ -8,11 +8,11 @@ a plain reference (float64), and the gradients to central finite differences.
 import numpy as np
 import pytest
 
-from nncli.activations import ACTIVATIONS, get_activation
-from nncli.losses import get_loss
-from nncli.network import Network, Workspace, matmul
-from nncli.optimizers import get_optimizer
-from nncli.training import Trainer, blas_threads_for
+from nncli.core.activations import ACTIVATIONS, get_activation
+from nncli.core.losses import get_loss
+from nncli.core.network import Network, Workspace, matmul
+from nncli.core.optimizers import get_optimizer
+from nncli.core.training import Trainer, blas_threads_for
 from tests.gradcheck import numeric_gradients, targets
 
 OUTPUTS = {  # loss -> (output activation, units)

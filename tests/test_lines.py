@@ -6,7 +6,7 @@ import io
 import pandas as pd
 import pytest
 
-from nncli.data import line_of_row
+from nncli.io.reading import line_of_row
 from tests.predict_helpers import invoke, train_model
 
 # Line 3 is blank and skipped by pandas; the quoted field on lines 4-5 is one row.

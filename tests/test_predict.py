@@ -99,10 +99,11 @@ def test_predictions_equal_the_documented_forward_pass(models, name, data):
 
 def test_numbers_read_back_exactly_as_computed(models):
     """float64 models write repr(): the text parses back to the exact float64 computed."""
-    from nncli.data import ChunkedCsv, encode_chunk
-    from nncli.predicting import forward, open_model, regression_values
+    from nncli.io.encoding import encode_chunk
+    from nncli.io.modelfile import forward, load_model, regression_values
+    from nncli.io.reading import ChunkedCsv
 
-    model = open_model(models["houses64"])
+    model = load_model(models["houses64"])
     with ChunkedCsv(HOUSES) as table:
         df = next(table.chunks(["neighbourhood"]))
     _, A = forward(model, encode_chunk(df, model.meta["columns"], "houses").X)
@@ -344,6 +345,6 @@ def test_closed_pipe_ends_quietly(models, tmp_path):
 def test_missing_value_strings_are_those_of_training():
     """Training reads CSVs with pandas' default NA strings; predict must see the same cells as missing."""
     parsers = pytest.importorskip("pandas._libs.parsers")
-    from nncli.data import NA_STRINGS
+    from nncli.io.reading import NA_STRINGS
 
     assert set(NA_STRINGS) == set(parsers.STR_NA_VALUES)

@@ -11,9 +11,10 @@ import pytest
 import yaml
 from rich.console import Console
 
-from nncli import pipeline, sweep
+from nncli.commands import pipeline, sweeping as sweep
 from nncli.config import load_config
-from nncli.display import SweepProgress, render_range, render_sweep, sweep_advice, sweep_table
+from nncli.ui.live import SweepProgress
+from nncli.ui.tables import render_range, render_sweep, sweep_advice, sweep_table
 from tests.conftest import CONFIGS, DATASETS, run_cli
 
 LINEAR = CONFIGS / "linear_regression_multi.yaml"  # one linear unit, mse, batch_size: full

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nncli.errors import ModelFileError
-from nncli.fileio import atomic_write
-from nncli.network import Network
+from nncli.io.atomic import atomic_write
+from nncli.core.network import Network
 
 FORMAT, VERSION = "nncli-model", 1
 META_KEYS = ("format", "version", "features", "columns", "target", "task", "classes",
@@ -149,6 +149,8 @@ def _build(arrays, meta, where):
     if extra:
         raise ModelFileError(f"{where}: holds more weight arrays than meta.layers describes")
     model = Model(net, meta, _array(arrays, "x_mean", (n_in,), where), _array(arrays, "x_std", (n_in,), where))
+    if meta["task"] == "regression" and net.sizes[-1] != 1:
+        raise ModelFileError(f"{where}: a regression model must have one output unit, not {net.sizes[-1]}")
     if meta["task"] == "regression":
         n_out = net.sizes[-1]
         model.y_mean = _array(arrays, "y_mean", (n_out,), where)
@@ -169,3 +171,34 @@ def _array(arrays, name, shape, where):
     if not np.isfinite(arr).all():
         raise ModelFileError(f"{where}: array {name!r} holds non-finite values")
     return arr
+
+
+# --- the forward pass on raw encoded rows ----------------------------------------
+def forward(model, X):
+    """Output layer of the model for encoded rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (m, n_features), encoded but not standardised (float64)
+
+    Returns
+    -------
+    Z, A : ndarrays of shape (m, n_outputs), in the model's dtype
+    """
+    # Overflow (values far beyond the training data) shows as inf or nan: see predict_chunk.
+    with np.errstate(over="ignore", invalid="ignore"):
+        A0 = ((X - model.x_mean) / model.x_std).astype(model.network.dtype)
+        Zs, As = model.network.forward(A0)
+    return Zs[-1], As[-1]
+
+
+def probabilities(A):
+    """Class probabilities of shape (m, n_classes): softmax outputs, or [1 - a, a] for one sigmoid unit."""
+    if A.shape[1] == 1:
+        return np.hstack([1 - A, A])
+    return A
+
+
+def regression_values(model, A):
+    """Predictions in the target's units, shape (m,), float64."""
+    return (A * model.y_std + model.y_mean)[:, 0]

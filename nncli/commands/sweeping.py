@@ -15,19 +15,17 @@ the rate where the smoothed loss falls fastest.
 NumPy and the pipeline only: this module never prints.
 """
 
-import contextlib
 import math
 import os
-import signal
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from nncli import pipeline
+from nncli import interrupts
+from nncli.commands import pipeline
 from nncli.config import Config, to_dict, to_yaml
 from nncli.errors import UsageError
-from nncli.training import Callback
+from nncli.core.training import Callback
 
 DIVERGENCE_FACTOR = 4.0  # loss above 4x its minimum: diverged (grid) / stop (range)
 TIE_TOLERANCE = 0.01     # validation losses within 1% of the best count as a tie
@@ -165,7 +163,7 @@ def grid_sweep(config: Config, ds, learning_rates, epochs=None, jobs=1, schedule
     Parameters
     ----------
     config : Config
-    ds : nncli.data.Dataset, as from ``pipeline.prepare_data(config)``
+    ds : nncli.io.dataset.Dataset, as from ``pipeline.prepare_data(config)``
     learning_rates : sequence of float
     epochs : int, optional
         Epochs per run (default: the config's).
@@ -213,8 +211,7 @@ _WORKER = {}
 
 
 def _init_worker(config, ds):
-    # Ctrl-C reaches the whole process group; only the parent should handle it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    interrupts.ignore_ctrl_c()
     _single_threaded_blas()  # for the life of the worker process
     _WORKER.update(config=config, ds=ds)
 
@@ -231,7 +228,7 @@ def _pool_context():
 
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["nncli.sweep"])
+        ctx.set_forkserver_preload(["nncli.commands.sweeping"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -243,7 +240,10 @@ def _run_pool(jobs, config, ds, learning_rates, epochs, on_run):
                                initargs=(config, ds))
     runs = []
     try:
-        with _signals_held():
+        # submit() starts the workers; interrupted inside Process.start(), it would lose track
+        # of a worker that is already starting, which then prints a traceback when this
+        # process has gone. Starting them takes about a second.
+        with interrupts.held():
             futures = [pool.submit(_run_in_worker, lr, epochs) for lr in learning_rates]
         for future in as_completed(futures):
             runs.append(future.result())
@@ -254,29 +254,6 @@ def _run_pool(jobs, config, ds, learning_rates, epochs, on_run):
         raise
     pool.shutdown()
     return runs
-
-
-@contextlib.contextmanager
-def _signals_held():
-    """Hold Ctrl-C and SIGTERM until the block ends, then raise KeyboardInterrupt.
-
-    submit() starts the workers; interrupted inside Process.start(), it would lose track
-    of a worker that is already starting, which then prints a traceback when this process
-    has gone. Starting them takes about a second.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-    received = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt
 
 
 def _terminate(pool):

@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from nncli.activations import get_activation
-from nncli.initializers import default_init, get_initializer
+from nncli.core.activations import get_activation
+from nncli.core.initializers import default_init, get_initializer
 
 
 class Network:
@@ -138,7 +138,7 @@ class Network:
         X : ndarray of shape (m, n[0])
         Y : ndarray of shape (m, n[L])
         Zs, As : the caches returned by ``forward(X)``
-        loss : nncli.losses.Loss
+        loss : nncli.core.losses.Loss
         workspace : Workspace, optional
             Write the gradients (and the deltas on the way) into its arrays.
 

@@ -1,35 +1,22 @@
-"""Use a trained model on new CSV data: predict, evaluate, describe.
+"""Rows of a CSV file scored by a saved model: the work of predict and evaluate.
 
 The forward pass is the network's own, in the model's dtype, on the arrays of the
-model file:
-
-    A[0] = (X - x_mean) / x_std,   Z[l] = A[l-1] W[l] + b[l],   A[l] = g[l](Z[l]),
-
-and, for regression, y_hat = A[L] * y_std + y_mean in the target's units. Rows are
-read, encoded and predicted one chunk at a time, so memory does not grow with the
-file; evaluation adds up sums over the chunks, never means of means.
-
-Numbers are written as the shortest decimal that reads back as exactly the value
-computed, in the precision it was computed in (NumPy's repr): float32 for the
-probabilities of a float32 model, float64 for float64 models and for regression
-predictions (un-standardised in float64).
+model file (``nncli.io.modelfile.forward``). Rows are read, encoded and predicted one
+chunk at a time, so memory does not grow with the file.
 """
 
-import csv
 from dataclasses import dataclass
+
+import csv
 
 import numpy as np
 
-from nncli.data import CHUNK_SIZE, ChunkedCsv, column_text, encode_chunk
-from nncli.errors import DataError, ModelFileError
-from nncli.losses import get_loss
-from nncli.metrics import (RegressionSums, accuracy_from_confusion, class_scores, confusion_matrix,
-                           predicted_classes)
-from nncli.modelfile import load_model
-
-
-WRITE_ROWS = 5_000  # output rows formatted at a time
-
+from nncli.errors import DataError
+from nncli.core.losses import get_loss
+from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, class_scores, confusion_matrix,
+                                predicted_classes)
+from nncli.io.encoding import column_text, encode_chunk
+from nncli.io.modelfile import forward, probabilities, regression_values
 
 @dataclass
 class Policy:
@@ -37,7 +24,7 @@ class Policy:
 
     missing: str = "error"      # error | drop (rows with a missing or non-numeric value)
     unknown: str = "error"      # error | ignore (unseen category -> all zeros)
-    chunk_size: int = CHUNK_SIZE
+    chunk_size: int = 50_000  # as --chunk-size; nncli.io.reading.CHUNK_SIZE would load pandas
 
 
 @dataclass
@@ -60,34 +47,6 @@ class Counts:
         return self.n_missing + self.n_not_numeric
 
 
-# --- the model ----------------------------------------------------------------------
-def open_model(path):
-    """load_model, plus the checks predict needs; ModelFileError says what is wrong."""
-    model = load_model(path)
-    if model.meta["task"] == "regression" and model.network.sizes[-1] != 1:
-        raise ModelFileError(f"{path}: a regression model must have one output unit, "
-                             f"not {model.network.sizes[-1]}")
-    return model
-
-
-def forward(model, X):
-    """Output layer of the model for encoded rows.
-
-    Parameters
-    ----------
-    X : ndarray of shape (m, n_features), encoded but not standardised (float64)
-
-    Returns
-    -------
-    Z, A : ndarrays of shape (m, n_outputs), in the model's dtype
-    """
-    # Overflow (values far beyond the training data) shows as inf or nan: see predict_chunk.
-    with np.errstate(over="ignore", invalid="ignore"):
-        A0 = ((X - model.x_mean) / model.x_std).astype(model.network.dtype)
-        Zs, As = model.network.forward(A0)
-    return Zs[-1], As[-1]
-
-
 def predict_chunk(model, chunk, table):
     """forward() on a chunk's rows of ``table``; DataError naming the line of a row whose output is not finite."""
     Z, A = forward(model, chunk.X)
@@ -103,16 +62,29 @@ def predict_chunk(model, chunk, table):
     return Z, A
 
 
-def probabilities(A):
-    """Class probabilities of shape (m, n_classes): softmax outputs, or [1 - a, a] for one sigmoid unit."""
-    if A.shape[1] == 1:
-        return np.hstack([1 - A, A])
-    return A
+def target_spec(model):
+    """The target column as encode_chunk checks it: numbers, or one of the classes."""
+    meta = model.meta
+    if meta["task"] == "regression":
+        return {"name": meta["target"], "kind": "numeric", "categories": []}
+    return {"name": meta["target"], "kind": "label", "categories": meta["classes"]}
 
 
-def regression_values(model, A):
-    """Predictions in the target's units, shape (m,), float64."""
-    return (A * model.y_std + model.y_mean)[:, 0]
+def count_warnings(counts, where):
+    """The warnings about rows left out and unseen categories, for stderr."""
+    out = []
+    if counts.n_dropped:
+        reasons = [f"{n} with a {what} value" for n, what in
+                   ((counts.n_missing, "missing"), (counts.n_not_numeric, "non-numeric")) if n]
+        out.append(f"left out {counts.n_dropped} of {counts.rows} row(s) of {where} ({', '.join(reasons)})")
+    if counts.n_unknown:
+        out.append(f"{counts.n_unknown} value(s) in {where} are categories not seen in training; "
+                   "encoded as all zeros")
+    return out
+
+
+# --- predict ------------------------------------------------------------------------
+WRITE_ROWS = 5_000  # output rows formatted at a time
 
 
 def format_numbers(values):
@@ -122,7 +94,6 @@ def format_numbers(values):
     return values.astype(str).tolist()
 
 
-# --- predict ------------------------------------------------------------------------
 def output_names(model, taken=()):
     """Prediction column names: the target, then prob_<label> per class.
 
@@ -148,12 +119,12 @@ def predict_columns(model, A):
     return [labels] + [format_numbers(P[:, k]) for k in range(P.shape[1])]
 
 
-def predict_csv(model, table: ChunkedCsv, out, policy=None, passthrough=()):
+def predict_csv(model, table, out, policy=None, passthrough=()):
     """Write one CSV row of predictions per usable input row to the text stream ``out``.
 
     Parameters
     ----------
-    table : the open input
+    table : nncli.io.reading.ChunkedCsv, the open input
     passthrough : input column names copied first, as spelled (--with-input, --id-column)
 
     Returns
@@ -182,15 +153,7 @@ def predict_csv(model, table: ChunkedCsv, out, policy=None, passthrough=()):
 
 
 # --- evaluate -----------------------------------------------------------------------
-def target_spec(model):
-    """The target column as encode_chunk checks it: numbers, or one of the classes."""
-    meta = model.meta
-    if meta["task"] == "regression":
-        return {"name": meta["target"], "kind": "numeric", "categories": []}
-    return {"name": meta["target"], "kind": "label", "categories": meta["classes"]}
-
-
-def evaluate_csv(model, table: ChunkedCsv, policy=None):
+def evaluate_csv(model, table, policy=None):
     """Loss and metrics of the model on a labelled CSV, accumulated over chunks.
 
     The loss is the model's own (meta["loss"]), on standardised targets exactly as in
@@ -287,16 +250,3 @@ def _target_too_large(model, chunk, Y, A, table):
     return DataError(f"{table.where}: target {model.meta['target']!r} holds {chunk.y[i]:g} on "
                      f"{table.place(int(chunk.rows[i]))}, too far from the training data for this "
                      f"{model.network.dtype} model (the loss is not finite); check that value")
-
-
-# --- inspect ------------------------------------------------------------------------
-def describe(model):
-    """Everything ``nncli inspect --json`` shows: the meta, plus parameter counts and shapes."""
-    net = model.network
-    shapes = [{"W": list(W.shape), "b": list(b.shape), "parameters": int(W.size + b.size)}
-              for W, b in zip(net.W, net.b)]
-    preprocessing = {"x_mean": model.x_mean.tolist(), "x_std": model.x_std.tolist()}
-    if model.meta["task"] == "regression":
-        preprocessing.update(y_mean=model.y_mean.tolist(), y_std=model.y_std.tolist())
-    return {**model.meta, "dtype": net.dtype.name, "parameters": sum(s["parameters"] for s in shapes),
-            "layer_shapes": shapes, "preprocessing": preprocessing}

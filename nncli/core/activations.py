@@ -11,7 +11,7 @@ one they return a new array. Neither ever changes its inputs.
 
 import numpy as np
 
-from nncli.errors import ConfigError
+from nncli.core.registry import lookup
 
 
 class Activation:
@@ -159,10 +159,4 @@ def get_activation(name, **params):
     ConfigError
         If no activation has that name; the message lists the valid names.
     """
-    try:
-        cls = ACTIVATIONS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown activation {name!r}; choose one of: {', '.join(ACTIVATIONS)}"
-        ) from None
-    return cls(**params)
+    return lookup(ACTIVATIONS, name, "activation")(**params)

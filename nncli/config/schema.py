@@ -1,84 +1,19 @@
-"""The YAML config: its schema, its loading and the --set overrides.
+"""The config's schema (pydantic) and its error messages.
 
 Errors name the key path (``training.learning_rate``) and what is allowed, with a
 "did you mean" suggestion for misspelt keys and values.
 """
 
-import difflib
-import re
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from nncli.activations import ACTIVATIONS
+from nncli.core.activations import ACTIVATIONS
+from nncli.core.initializers import INITIALIZERS
+from nncli.core.losses import LOSSES, check_pairing, get_loss
+from nncli.core.optimizers import OPTIMIZERS
+from nncli.core.registry import did_you_mean
 from nncli.errors import ConfigError
-from nncli.initializers import INITIALIZERS
-from nncli.losses import LOSSES, check_pairing, get_loss
-from nncli.optimizers import OPTIMIZERS
-
-
-# --- YAML 1.2 scalars -------------------------------------------------------------
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2's core schema for booleans and numbers.
-
-    PyYAML implements YAML 1.1, where ``1e-3`` is a string and ``no`` is False; in
-    YAML 1.2 (and in every user's expectation) ``1e-3`` is a number and ``no`` a string.
-    A key given twice in a mapping is an error, as YAML says; PyYAML keeps the last.
-    """
-
-    def construct_mapping(self, node, deep=False):
-        first_line = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # keys from a merge (<<) may be overridden
-            key = key_node.value
-            if key in first_line:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice (first on line {first_line[key]}); remove one",
-                    key_node.start_mark)
-            first_line[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers
-            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-    list("-+0123456789."))
-# Decimal integers only: YAML 1.1 would read 012 as octal.
-_Yaml12Loader.add_constructor(
-    "tag:yaml.org,2002:int", lambda loader, node: int(loader.construct_scalar(node)))
-
-
-def parse_yaml(text, where):
-    """Parse one YAML document safely (no Python object tags); ConfigError on bad YAML."""
-    loader = _Yaml12Loader(text)
-    try:
-        return loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where} is not valid YAML{at}: {problem}") from None
-    finally:
-        loader.dispose()
-
-
-def did_you_mean(word, choices):
-    """' (did you mean 'x'?)' for the closest of ``choices``, or ''."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _choice(value, allowed, what):
@@ -286,88 +221,6 @@ def validate(raw, where="config"):
         raise ConfigError(f"{where} has {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)) from None
 
 
-# --- loading ------------------------------------------------------------------------
-PATH_KEYS = (("data", "path"), ("data", "validation"))
-
-
-def apply_override(raw, assignment):
-    """Apply one ``--set KEY=VALUE`` (dotted key, YAML value) to the dict ``raw``."""
-    key, sep, text = assignment.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set training.learning_rate=0.1")
-    parts = key.strip().split(".")
-    value = parse_yaml(text, f"--set {key}")
-    node, model = raw, Config
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"--set {key}: {part!r} is not an index of {'.'.join(parts[:i])} "
-                                  f"(it has {len(node)} item(s), numbered from 0)")
-            index = int(part)
-        else:
-            allowed = list(model.model_fields) if model else []
-            if model is None or part not in allowed:
-                raise ConfigError(f"--set {key}: no such key {'.'.join(parts[:i + 1])!r}"
-                                  f"{did_you_mean(part, allowed)}; allowed here: {', '.join(allowed)}")
-            model = _inner_model(model.model_fields[part].annotation)
-            index = part
-            if not last and not isinstance(node.get(index), (dict, list)):
-                node[index] = {}
-        if last:
-            node[index] = value
-        else:
-            if not isinstance(node, (dict, list)):
-                raise ConfigError(f"--set {key}: {'.'.join(parts[:i])} is not a mapping")
-            node = node[index]
-    return tuple(parts)
-
-
-def load_config(path, overrides=()):
-    """Read, override and validate a config file.
-
-    Relative data paths in the file are taken relative to the file's folder; those
-    given with --set, relative to the current folder.
-    """
-    path = Path(path)
-    where = str(path)
-    if not path.exists():
-        raise ConfigError(f"config file {where} does not exist; check the path")
-    if path.is_dir():
-        raise ConfigError(f"config file {where} is a directory; give the path of a YAML file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {where}: {exc.strerror or exc}; check its permissions") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {where} is not UTF-8 text (bad byte at offset {exc.start}); "
-                          "save it as UTF-8") from None
-    raw = parse_yaml(text, where)
-    if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
-        _resolve_paths(raw["data"], path.parent)
-    for assignment in overrides:
-        if not isinstance(raw, dict):
-            break
-        parts = apply_override(raw, assignment)
-        if parts[0] == "data":
-            _resolve_paths(raw["data"], Path.cwd(), only=parts[1:2])
-    return validate(raw, where)
-
-
-def _resolve_paths(data, base, only=None):
-    for _, key in PATH_KEYS:
-        if only is not None and key not in only:
-            continue
-        value = data.get(key)
-        if isinstance(value, str) and value.strip():
-            data[key] = str((base / value).resolve()) if not Path(value).is_absolute() else value
-
-
 def to_dict(config: Config) -> dict[str, Any]:
     """The resolved config as plain JSON-able data (stored in the model file)."""
     return config.model_dump(mode="json")
-
-
-def to_yaml(config_dict) -> str:
-    """Render a config dict as YAML text (for --write-config and the like)."""
-    return yaml.safe_dump(config_dict, sort_keys=False)

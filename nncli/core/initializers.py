@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from nncli.errors import ConfigError
+from nncli.core.registry import lookup
 
 
 def he(rng, n_in, n_out, dtype):
@@ -31,9 +31,4 @@ def default_init(activation_name):
 
 def get_initializer(name):
     """Return the initialiser registered under ``name``; ConfigError lists the valid names."""
-    try:
-        return INITIALIZERS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown init {name!r}; choose one of: {', '.join(INITIALIZERS)}"
-        ) from None
+    return lookup(INITIALIZERS, name, "init")

@@ -1,6 +1,6 @@
 """Quality metrics reported next to the loss (NumPy only).
 
-Y and A are of shape (m, n_outputs) as in ``nncli.losses``; regression metrics are
+Y and A are of shape (m, n_outputs) as in ``nncli.core.losses``; regression metrics are
 given in the target's own units, undoing the target standardisation.
 """
 

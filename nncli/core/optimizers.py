@@ -8,7 +8,7 @@ every step lets a callback change it during training.
 
 import numpy as np
 
-from nncli.errors import ConfigError
+from nncli.core.registry import lookup
 
 
 def _like(arrays):
@@ -90,10 +90,4 @@ OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
 
 def get_optimizer(name, learning_rate):
     """Return the optimizer registered under ``name``; ConfigError lists the valid names."""
-    try:
-        cls = OPTIMIZERS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}"
-        ) from None
-    return cls(learning_rate)
+    return lookup(OPTIMIZERS, name, "optimizer")(learning_rate)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nncli.network import Workspace
+from nncli.core.network import Workspace
 
 # A step whose largest matrix product has fewer multiply-adds than this runs with one
 # BLAS thread: handing such products to a second thread costs more than it saves, and
@@ -87,9 +87,9 @@ class Trainer:
 
     Parameters
     ----------
-    network : nncli.network.Network
-    loss : nncli.losses.Loss
-    optimizer : an optimizer from nncli.optimizers
+    network : nncli.core.network.Network
+    loss : nncli.core.losses.Loss
+    optimizer : an optimizer from nncli.core.optimizers
     epochs : int
     batch_size : int or None
         None (or >= m) means full-batch gradient descent: one update per epoch, no shuffle.

@@ -11,15 +11,15 @@ import time
 import numpy as np
 
 from nncli.config import Config, to_dict
-from nncli.data import Dataset, load_dataset
+from nncli.io.dataset import Dataset, load_dataset
 from nncli.errors import ConfigError
-from nncli.fileio import atomic_write
-from nncli.losses import get_loss
-from nncli.metrics import metric_function
-from nncli.modelfile import Model
-from nncli.network import Network
-from nncli.optimizers import get_optimizer
-from nncli.training import EarlyStopping, Trainer
+from nncli.io.atomic import atomic_write
+from nncli.core.losses import get_loss
+from nncli.core.metrics import metric_function
+from nncli.io.modelfile import Model
+from nncli.core.network import Network
+from nncli.core.optimizers import get_optimizer
+from nncli.core.training import EarlyStopping, Trainer
 
 
 def rngs(seed):

@@ -9,6 +9,7 @@ preallocated buffer).
 
 import numpy as np
 
+from nncli.core.registry import lookup
 from nncli.errors import ConfigError
 
 
@@ -93,10 +94,7 @@ LOSSES = {cls.name: cls for cls in (MeanSquaredError, BinaryCrossEntropy, CrossE
 
 def get_loss(name):
     """Return the loss registered under ``name``; ConfigError lists the valid names."""
-    try:
-        return LOSSES[name]()
-    except KeyError:
-        raise ConfigError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}") from None
+    return lookup(LOSSES, name, "loss")()
 
 
 def check_pairing(loss, activation_name, units):

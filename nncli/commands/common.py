@@ -1,0 +1,83 @@
+"""What every command shares: option definitions (one help text each), JSON output,
+warnings on stderr.
+
+Option types are ``Annotated`` aliases, as sqlite-utils' ``output_options``: a command
+writes ``json_: JsonOption = False`` and gets the same flag and help as every other.
+"""
+
+import json
+import math
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+# readable=False on paths: nncli checks them itself, with its own one-line messages.
+ConfigArgument = Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML config file.", show_default=False,
+                                                readable=False)]
+ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by nncli train.",
+                                               show_default=False, readable=False)]
+DataArgument = Annotated[str, typer.Argument(metavar="DATA", help="CSV file, or - for stdin.", show_default=False)]
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", metavar="KEY=VALUE",
+                 help="Override a config value (dotted key, YAML value), e.g. --set training.epochs=50."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr; errors only.")]
+
+
+def print_json(data):
+    """Print ``data`` as one JSON object on stdout, nan and infinity written as null."""
+    print(json.dumps(json_safe(data), allow_nan=False))
+
+
+def json_safe(value):
+    """``value`` with nan and infinity replaced by None (JSON has no such numbers) and
+    NumPy scalars made plain Python numbers."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # a NumPy scalar
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def warn(message):
+    typer.echo(f"warning: {message}", err=True)
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def stdout_console():
+    from rich.console import Console
+
+    return Console()
+
+
+# --- options of predict and evaluate ---------------------------------------------------
+class Missing(str, Enum):
+    error = "error"
+    drop = "drop"
+
+
+class Unknown(str, Enum):
+    error = "error"
+    ignore = "ignore"
+
+
+MissingOption = Annotated[Missing, typer.Option(
+    "--missing", help="A missing or non-numeric feature value: error (stop, naming its line), "
+                      "or drop (leave the row out; the count goes to stderr).")]
+UnknownOption = Annotated[Unknown, typer.Option(
+    "--unknown", help="A category not seen in training: error, or ignore (encode it as all zeros, with a warning).")]
+ChunkSizeOption = Annotated[int, typer.Option(
+    "--chunk-size", min=1, help="Rows read and predicted at a time; memory depends on this, not on the file size.")]

@@ -1,0 +1,36 @@
+"""``nncli inspect``: what a model file holds. Loads neither pandas nor the config schema."""
+
+from nncli.commands.common import JsonOption, ModelArgument, print_json
+
+
+def inspect_model(
+    model: ModelArgument,
+    json_: JsonOption = False,
+):
+    """Show what a model file holds.
+
+    The architecture (layer sizes, activations, parameter count), the features and their preprocessing, the target and classes, the loss, the training config and the final metrics.
+
+    Example: nncli inspect iris.npz
+    """
+    from nncli.commands.common import stdout_console
+    from nncli.io.modelfile import load_model
+    from nncli.ui.tables import render_inspection
+
+    info = describe(load_model(model))
+    if json_:
+        print_json(info)
+    else:
+        render_inspection(stdout_console(), info, title=f"model {model}")
+
+
+def describe(model):
+    """Everything ``nncli inspect --json`` shows: the meta, plus parameter counts and shapes."""
+    net = model.network
+    shapes = [{"W": list(W.shape), "b": list(b.shape), "parameters": int(W.size + b.size)}
+              for W, b in zip(net.W, net.b)]
+    preprocessing = {"x_mean": model.x_mean.tolist(), "x_std": model.x_std.tolist()}
+    if model.meta["task"] == "regression":
+        preprocessing.update(y_mean=model.y_mean.tolist(), y_std=model.y_std.tolist())
+    return {**model.meta, "dtype": net.dtype.name, "parameters": sum(s["parameters"] for s in shapes),
+            "layer_shapes": shapes, "preprocessing": preprocessing}

@@ -1,0 +1,163 @@
+"""``nncli lr-sweep``: train at several learning rates and recommend one.
+
+The runs themselves (grid, range test, worker processes, Dask) are in
+``nncli.commands.sweeping``; this module is the command around them.
+"""
+
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nncli.commands.common import ConfigArgument, JsonOption, QuietOption, SetOption, print_json, warn
+
+
+class SweepMode(str, Enum):
+    grid = "grid"
+    range = "range"
+
+
+def lr_sweep(
+    config: ConfigArgument,
+    mode: Annotated[SweepMode, typer.Option("--mode", help="grid: one training run per rate; "
+                                            "range: one run with a rate rising every update.")] = SweepMode.grid,
+    min_lr: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = 1e-5,
+    max_lr: Annotated[float, typer.Option("--max", help="Largest learning rate.")] = 1.0,
+    num: Annotated[Optional[int], typer.Option("--num", help="grid: number of rates, log-spaced "
+                                               "(default 11).", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="grid: epochs per run "
+                                                  "(default: the config's).", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="range: number of updates "
+                                                 "(default 100).", show_default=False)] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="grid: worker processes "
+                                                "(default: the number of cores).", show_default=False)] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", metavar="ADDRESS", help="grid: run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(needs: pip install 'nncli[dask]').")] = None,
+    json_: JsonOption = False,
+    print_best: Annotated[bool, typer.Option("--print-best", help="Print only the best rate on stdout.")] = False,
+    write_config: Annotated[Optional[Path], typer.Option(
+        "--write-config", metavar="PATH", help="Write a copy of the config with the best rate.",
+        readable=False)] = None,
+    set_: SetOption = None,
+    quiet: QuietOption = False,
+):
+    """Find a learning rate: train at several rates and compare their validation loss.
+
+    The result (table, chart, recommendation) goes to stdout, progress to stderr.
+    Exit code 1 when every rate diverged.
+
+    Example: nncli lr-sweep configs/iris.yaml --num 7 --epochs 50 --write-config iris-best.yaml
+    """
+    from nncli.commands import pipeline
+    from nncli.commands import sweeping as sweep
+    from nncli.commands.common import stderr_console
+    from nncli.commands.train import training_warnings
+    from nncli.config import load_config
+    from nncli.errors import TrainingFailed, UsageError
+    from nncli.io.atomic import atomic_write, check_writable
+    from nncli.ui.format import format_rate
+    from nncli.ui.live import display_mode
+
+    if json_ and print_best:
+        raise UsageError("--json and --print-best both choose what goes to stdout; give one of them")
+    grid_only = {"--num": num, "--epochs": epochs, "--jobs": jobs, "--scheduler": scheduler}
+    misplaced = [name for name, value in grid_only.items() if value is not None] if mode is SweepMode.range \
+        else ["--steps"] if steps is not None else []
+    if misplaced:
+        other = "grid" if mode is SweepMode.range else "range"
+        raise UsageError(f"{', '.join(misplaced)} applies to --mode {other} only")
+    rates = sweep.log_grid(min_lr, max_lr, 11 if num is None else num)  # checks --min/--max/--num
+    steps = sweep.check_steps(100 if steps is None else steps)
+    cfg = load_config(config, set_ or [])
+    if write_config is not None:
+        check_writable(write_config, "config file")
+    ds = pipeline.prepare_data(cfg)
+    for message in [] if quiet else ds.warnings + training_warnings(cfg, ds):
+        warn(message)
+    console = stderr_console()
+    progress_mode = display_mode(console, quiet or json_ or print_best)
+
+    if mode is SweepMode.grid:
+        jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
+        result, best, data, failure, detail = _grid_sweep(
+            cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet)
+    else:
+        result, best, data, failure, detail = _range_test(
+            cfg, ds, config, min_lr, max_lr, steps, console, progress_mode)
+
+    if json_:
+        print_json(data)
+    elif print_best:
+        if best is not None:
+            print(format_rate(best))
+    else:
+        _render_result(result, mode, cfg.training.learning_rate)
+    if best is None:
+        raise TrainingFailed(failure)
+    if write_config is not None:
+        text = sweep.config_with_learning_rate(cfg, best, write_config)
+        with atomic_write(write_config, "w") as f:
+            f.write(f"# written by nncli lr-sweep from {config}: learning_rate {format_rate(best)} ({detail})\n")
+            f.write(text)
+        if not quiet:
+            typer.echo(f"wrote {write_config} (training.learning_rate: {format_rate(best)})", err=True)
+
+
+def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet):
+    """Run the grid with progress on stderr; returns (result, best rate, JSON data, failure, detail)."""
+    from nncli.commands import sweeping as sweep
+    from nncli.ui.format import format_rate
+    from nncli.ui.live import SweepProgress
+    from nncli.ui.tables import sweep_run_line
+
+    if ds.X_val is None and not quiet:
+        warn("the config has no validation data (data.validation: 0): judging each rate by its "
+             "training loss, which rewards overfitting")
+    where = f"on Dask scheduler {scheduler}" if scheduler else f"{jobs} process{'es' * (jobs > 1)}"
+    title = (f"lr-sweep {config}: {len(rates)} rates from {format_rate(rates[0])} to "
+             f"{format_rate(rates[-1])}, {epochs or cfg.training.epochs} epochs each, {where}")
+    judged_on = "val_loss" if ds.X_val is not None else "train_loss"
+    with SweepProgress(console, mode=progress_mode, total=len(rates), title=title) as progress:
+        done = []
+
+        def on_run(run):
+            done.append(run)
+            progress.advance(sweep_run_line(run, judged_on, len(done), len(rates)))
+
+        result = sweep.grid_sweep(cfg, ds, rates, epochs, jobs=jobs, scheduler=scheduler, on_run=on_run)
+    best = result.best
+    return (result, None if best is None else best.learning_rate, sweep.grid_json(result),
+            f"every learning rate diverged; try smaller ones, e.g. --min {format_rate(rates[0] / 1000)}",
+            f"best {result.judged_on} {best.best_loss:.6g}" if best else "")
+
+
+def _range_test(cfg, ds, config, min_lr, max_lr, steps, console, progress_mode):
+    """Run the range test with progress on stderr; returns as :func:`_grid_sweep`."""
+    from nncli.commands import sweeping as sweep
+    from nncli.ui.format import format_rate
+    from nncli.ui.live import SweepProgress
+
+    title = f"lr-sweep {config}: range test, {steps} updates from {format_rate(min_lr)} to {format_rate(max_lr)}"
+    with SweepProgress(console, mode=progress_mode, total=steps, unit="updates", title=title) as progress:
+        result = sweep.range_test(cfg, ds, min_lr, max_lr, steps, on_step=lambda step: progress.advance())
+    return (result, result.best, sweep.range_json(result),
+            "the range test found no rate where the loss falls; try a smaller --min or more --steps",
+            "steepest descent of the range test's smoothed loss")
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may use
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+def _render_result(result, mode, config_rate):
+    from nncli.commands.common import stdout_console
+    from nncli.ui.tables import render_range, render_sweep
+
+    render = render_sweep if mode is SweepMode.grid else render_range
+    render(stdout_console(), result, config_rate)

@@ -1,0 +1,269 @@
+"""Columns to numbers: numeric features, one-hot categories, the target's classes.
+
+Features are matched by column name; text columns (and those listed in
+``data.categorical``) are one-hot encoded with their categories in natural order.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nncli.errors import DataError
+from nncli.io.reading import place_of_row, require_columns
+
+
+def natural_sort(values):
+    """Numbers numerically, text alphabetically (values are the strings from the file)."""
+    try:
+        return sorted(values, key=float)
+    except ValueError:
+        return sorted(values)
+
+
+# --- columns ------------------------------------------------------------------------
+def first_missing(df, names):
+    """(column, row label) of the first missing value in ``names``, or None."""
+    mask = df[names].isna()
+    if not mask.to_numpy().any():
+        return None
+    row = mask.any(axis=1).idxmax()
+    col = next(c for c in names if mask.at[row, c])
+    return col, row
+
+
+def describe_columns(df, names, categorical, where):
+    """Column descriptions for the features: numeric, or categorical with categories."""
+    columns = []
+    for name in names:
+        col = df[name]
+        if name in categorical or not pd.api.types.is_numeric_dtype(col) and not _numbers_only(col, name, where):
+            cats = natural_sort(col.dropna().astype(str).unique().tolist())
+            columns.append({"name": name, "kind": "categorical", "categories": cats})
+        else:
+            columns.append({"name": name, "kind": "numeric", "categories": []})
+    return columns
+
+
+def _numbers_only(col, name, where):
+    """True if a text column holds numbers only; DataError if it mixes numbers and text."""
+    values = col.dropna()
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().all():
+        return False  # text: a categorical column
+    if numbers.notna().all():
+        return True
+    bad = numbers.isna().idxmax()
+    raise DataError(
+        f"{where}: column {name!r} holds numbers and text; value {values[bad]!r} on "
+        f"{place_of_row(where, bad)} is not a number. Fix the value, or list the column in data.categorical "
+        "to one-hot encode it")
+
+
+def feature_names(columns):
+    """Encoded feature names: the numeric columns, and ``name=category`` per category."""
+    names = []
+    for c in columns:
+        names += [c["name"]] if c["kind"] == "numeric" else [f"{c['name']}={v}" for v in c["categories"]]
+    return names
+
+
+# How to fix a bad value, by problem: in a file to predict from, and in training data.
+PREDICT_HINTS = {
+    "missing": "fill it in, or use --missing drop to leave such rows out",
+    "number": "fix that value, or use --missing drop to leave such rows out",
+    "categorical": "use --unknown ignore to encode it as all zeros",
+}
+TRAINING_HINTS = {
+    "missing": "fill it in, or set data.missing: drop to leave such rows out",
+    "number": "fix that value, or remove that row",
+    "categorical": "add rows with it to the training data, or remove those rows",
+}
+
+
+def encode_features(df, columns, where):
+    """Encode the feature columns of a training or validation file, as predict does.
+
+    Parameters
+    ----------
+    df : DataFrame holding at least the columns named in ``columns`` (any order), as read
+        by ``read_csv`` from the file ``where`` (messages give the line of a bad value),
+        missing values already handled (``data.missing``)
+    columns : list of {"name", "kind", "categories"}, categories learnt from the training file
+
+    Returns
+    -------
+    X : ndarray of shape (len(df), n_features), float64, not yet standardised
+    """
+    require_columns(df, [c["name"] for c in columns], where, "feature")
+    return encode_chunk(df, columns, where, place=lambda row: place_of_row(where, row),
+                        hints=TRAINING_HINTS).X
+
+
+# --- target -------------------------------------------------------------------------
+def target_classes(df, target, task, where):
+    """The class labels in output-unit order (natural order), checked for the task."""
+    classes = natural_sort(df[target].dropna().astype(str).unique().tolist())
+    if len(classes) < 2:
+        raise DataError(f"{where}: target {target!r} has only one class ({classes[0] if classes else 'none'}); "
+                        "a classifier needs at least two")
+    if task == "binary" and len(classes) != 2:
+        raise DataError(f"{where}: binary_cross_entropy needs a target with exactly two values, but "
+                        f"{target!r} has {len(classes)}; use cross_entropy with a softmax output of "
+                        f"{len(classes)} units")
+    return classes
+
+
+def encode_target(df, target, task, classes, where, dtype):
+    """Y of shape (m, 1) for regression and binary, one-hot (m, K) for multiclass."""
+    col = df[target]
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(col):
+            bad = pd.to_numeric(col, errors="coerce").isna()
+            i = int(np.argmax(bad.to_numpy()))
+            raise DataError(f"{where}: loss mse needs a numeric target, but {target!r} holds "
+                            f"{col.iloc[i]!r} on {place_of_row(where, col.index[i])}; for classes use "
+                            "binary_cross_entropy or cross_entropy")
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(values).any():
+            i = int(np.argmax(np.isinf(values)))
+            raise DataError(f"{where}: column {target!r} must hold finite numbers, but "
+                            f"{place_of_row(where, col.index[i])} holds {str(col.iloc[i])!r}; "
+                            f"{TRAINING_HINTS['number']}")
+        return values[:, None].astype(dtype)
+    labels = col.astype(str).to_numpy()
+    onehot = labels[:, None] == np.asarray(classes, dtype=object)[None, :]
+    unseen = ~onehot.any(axis=1)
+    if unseen.any():
+        i = int(np.argmax(unseen))
+        raise DataError(f"{where}: target {target!r} has class {labels[i]!r} on {place_of_row(where, col.index[i])}, "
+                        f"not among the training classes ({', '.join(classes)}); remove that row, or add "
+                        "examples of the class to the training data")
+    if task == "binary":
+        return onehot[:, 1:].astype(dtype)  # the second class in natural order is positive
+    return onehot.astype(dtype)
+
+
+@dataclass
+class Chunk:
+    """One chunk of rows, checked and encoded for a model.
+
+    X : ndarray of shape (n_kept, n_features), float64, not yet standardised
+    y : target of the kept rows: float64 values, or class indices (None without a target)
+    kept : bool ndarray of shape (n_rows,), False for rows left out (``missing="drop"``)
+    rows : int ndarray of shape (n_kept,), the data row number (from 0) of each kept row
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    kept: np.ndarray
+    rows: np.ndarray
+    n_missing: int = 0        # rows left out for a missing value
+    n_not_numeric: int = 0    # rows left out for a non-numeric or infinite number
+    n_unknown: int = 0        # unseen categories encoded as all zeros
+
+
+def encode_chunk(df, columns, where, missing="error", unknown="error", target=None, place=None,
+                 hints=PREDICT_HINTS):
+    """Check and encode the feature (and target) columns of one chunk of rows.
+
+    Parameters
+    ----------
+    df : DataFrame from ``ChunkedCsv.chunks`` (index = row number from 0)
+    columns : list of {"name", "kind", "categories"} as stored in the model file
+    missing : "error", or "drop" to leave out rows with a missing or non-numeric value
+    unknown : "error", or "ignore" to encode an unseen category as all zeros
+    target : optional {"name", "kind": "numeric" | "label", "categories"}; an unseen
+        label is always an error
+    place : callable (row number) -> str, where a row is, for messages (``ChunkedCsv.place``;
+        default "line row + 2")
+    hints : dict, how to fix a bad value, by problem (``PREDICT_HINTS``, ``TRAINING_HINTS``)
+
+    Returns
+    -------
+    Chunk
+    """
+    specs = list(columns) + ([target] if target else [])
+    scans = [_scan(df[s["name"]], s) for s in specs]
+    m = len(df)
+    missing_rows, number_rows = np.zeros(m, bool), np.zeros(m, bool)
+    for spec, (_, miss, bad) in zip(specs, scans):
+        missing_rows |= miss
+        if spec["kind"] == "numeric":
+            number_rows |= bad
+    dropped = missing_rows | number_rows if missing == "drop" else np.zeros(m, bool)
+    kept = ~dropped
+    _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place or _line_after_header, hints)
+
+    X = np.empty((int(kept.sum()), len(feature_names(columns))))
+    j, n_unknown = 0, 0
+    for spec, (values, _, bad) in zip(columns, scans):
+        values = values[kept]
+        if spec["kind"] == "numeric":
+            X[:, j] = values
+            j += 1
+        else:
+            k = len(spec["categories"])
+            X[:, j:j + k] = values[:, None] == np.arange(k)  # code -1 (unseen): all zeros
+            n_unknown += int(bad[kept].sum())
+            j += k
+    y = scans[-1][0][kept] if target else None
+    return Chunk(X, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
+                 int((number_rows & ~missing_rows & dropped).sum()), n_unknown)
+
+
+def _scan(col, spec):
+    """(values, missing, bad) of one column: float64 numbers or category codes (-1: unseen)."""
+    missing = col.isna().to_numpy()
+    if spec["kind"] == "numeric":
+        numbers = col if pd.api.types.is_numeric_dtype(col) else pd.to_numeric(col, errors="coerce")
+        values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values, missing, ~missing & ~np.isfinite(values)
+    codes = pd.Index(spec["categories"], dtype=object).get_indexer(col.astype(object))
+    return codes, missing, ~missing & (codes < 0)
+
+
+def _line_after_header(row):
+    return f"line {row + 2}"
+
+
+def _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place, hints):
+    """Raise DataError for the problem on the earliest line (then the leftmost column)."""
+    first = None
+    for order, (spec, (_, miss, bad)) in enumerate(zip(specs, scans)):
+        kinds = [("missing", miss)] if missing == "error" else []
+        if spec["kind"] == "numeric":
+            kinds += [("number", bad)] if missing == "error" else []
+        elif spec["kind"] == "label" or unknown == "error":
+            kinds.append((spec["kind"], bad & kept))  # rows left out are not checked
+        for kind, mask in kinds:
+            if mask.any():
+                pos = int(np.argmax(mask))
+                if first is None or (pos, order) < first[:2]:
+                    first = (pos, order, kind, spec)
+    if first is None:
+        return
+    pos, _, kind, spec = first
+    name, at, value = spec["name"], place(int(df.index[pos])), df[spec["name"]].iloc[pos]
+    if kind == "missing":
+        raise DataError(f"{where}: column {name!r} has a missing value on {at}; {hints['missing']}")
+    if kind == "number":
+        what = "must hold finite numbers" if np.isinf(scans[first[1]][0][pos]) else "must be numeric"
+        raise DataError(f"{where}: column {name!r} {what}, but {at} holds {str(value)!r}; {hints['number']}")
+    known = _shorten(spec["categories"])
+    if kind == "categorical":
+        raise DataError(f"{where}: column {name!r} has value {value!r} on {at}, a category not "
+                        f"seen in training (known: {known}); {hints['categorical']}")
+    raise DataError(f"{where}: target {name!r} has class {value!r} on {at}, "
+                    f"not among the training classes ({known}); remove that row, or evaluate on data "
+                    "with the model's classes only")
+
+
+def _shorten(values, limit=10):
+    shown = ", ".join(map(str, values[:limit]))
+    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def column_text(df, name, kept):
+    """The kept rows of a column as strings, as spelled in the file ('' for an absent value)."""
+    return df[name].to_numpy(dtype=object, na_value="")[kept].tolist()
