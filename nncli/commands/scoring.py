@@ -15,7 +15,7 @@ from nncli.errors import DataError
 from nncli.core.losses import get_loss
 from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, class_scores, confusion_matrix,
                                 predicted_classes)
-from nncli.io.encoding import column_text, encode_chunk
+from nncli.io.encoding import class_matrix, column_text, encode_chunk
 from nncli.io.modelfile import forward, probabilities, regression_values
 
 @dataclass
@@ -141,7 +141,7 @@ def predict_csv(model, table, out, policy=None, passthrough=()):
     text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
     counts = Counts()
     for df in table.chunks(text, features, policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, place=table.place)
+        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, policy.unknown)
         counts.add(chunk)
         _, A = predict_chunk(model, chunk, table)
         passed = [column_text(df, name, chunk.kept) for name in passthrough]
@@ -177,7 +177,7 @@ def evaluate_csv(model, table, policy=None):
     sums = _Sums(model)
     counts = Counts()
     for df in table.chunks(text, features + [target["name"]], policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, policy.missing, policy.unknown, target, table.place)
+        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, policy.unknown, target)
         counts.add(chunk)
         if len(chunk.y):
             Z, A = predict_chunk(model, chunk, table)
@@ -223,8 +223,7 @@ class _Sums:
             # Standardised in float64, then cast, as training does; an overflow shows in the loss.
             with np.errstate(over="ignore"):
                 return ((y[:, None] - model.y_mean) / model.y_std).astype(dtype)
-        Y = (y[:, None] == np.arange(len(model.meta["classes"]))).astype(dtype)
-        return Y[:, 1:] if self.task == "binary" else Y  # binary: 1 for the second class
+        return class_matrix(y, self.task, len(model.meta["classes"]), dtype)
 
     def result(self):
         if self.task == "regression":

@@ -79,7 +79,11 @@ class DivergenceGuard(Callback):
     """
 
     def __init__(self, factor=DIVERGENCE_FACTOR):
-        self.factor, self.lowest, self.diverged_epoch = factor, math.inf, None
+        self.factor = factor
+        self.on_train_begin({})
+
+    def on_train_begin(self, logs):
+        self.lowest, self.diverged_epoch = math.inf, None  # reusable for another fit
 
     def on_epoch_end(self, epoch, logs):
         loss = logs["train_loss"]
@@ -409,32 +413,27 @@ def range_test(config: Config, ds, min_lr, max_lr, steps=100, on_step=None) -> R
 
 
 # --- output ---------------------------------------------------------------------------------
-def _finite(value):
-    """A JSON-safe float: None for None, nan and inf (JSON has no such numbers)."""
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
 def grid_json(result: SweepResult):
-    """The sweep as plain data for ``--json``; non-finite losses become None."""
+    """The sweep as plain data for ``--json`` (``print_json`` writes nan and inf as null)."""
     best = result.best
     return {
-        "runs": [{"learning_rate": r.learning_rate, "train_loss": _finite(r.train_loss),
-                  "val_loss": _finite(r.val_loss), "best_epoch": r.best_epoch,
+        "runs": [{"learning_rate": r.learning_rate, "train_loss": r.train_loss,
+                  "val_loss": r.val_loss, "best_epoch": r.best_epoch,
                   "diverged": r.diverged} for r in result.runs],
         "best": None if best is None else {"learning_rate": best.learning_rate,
-                                           result.judged_on: _finite(best.best_loss)},
+                                           result.judged_on: best.best_loss},
         "judged_on": result.judged_on,
     }
 
 
 def range_json(result: RangeResult):
-    """The range test as plain data for ``--json``; non-finite losses become None."""
+    """The range test as plain data for ``--json`` (``print_json`` writes nan and inf as null)."""
     best = result.best_index
     return {
-        "points": [{"learning_rate": lr, "loss": _finite(loss), "smoothed_loss": _finite(s)}
+        "points": [{"learning_rate": lr, "loss": loss, "smoothed_loss": s}
                    for lr, loss, s in zip(result.learning_rates, result.losses, result.smoothed)],
         "best": None if best is None else {"learning_rate": result.best,
-                                           "smoothed_loss": _finite(result.smoothed[best])},
+                                           "smoothed_loss": result.smoothed[best]},
         "stopped": result.stopped,
     }
 

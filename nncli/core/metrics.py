@@ -28,17 +28,10 @@ def classification_metrics(Y, A):
 
 def regression_metrics(Y, A, y_mean=0.0, y_std=1.0):
     """RMSE, MAE and R^2 of the predictions, in the target's own units."""
-    y = np.asarray(Y, np.float64) * y_std + y_mean
-    y_hat = np.asarray(A, np.float64) * y_std + y_mean
-    err = y_hat - y
-    ss_tot = float(((y - y.mean(axis=0)) ** 2).sum())
-    ss_res = float((err**2).sum())
-    return {
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "mae": float(np.mean(np.abs(err))),
-        # R^2 is undefined for a constant target; report nan rather than divide by zero.
-        "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
-    }
+    sums = RegressionSums()
+    sums.add((np.asarray(Y, np.float64) * y_std + y_mean).ravel(),
+             (np.asarray(A, np.float64) * y_std + y_mean).ravel())
+    return sums.metrics()
 
 
 def metric_function(task, y_mean=0.0, y_std=1.0):

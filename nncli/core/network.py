@@ -126,10 +126,6 @@ class Network:
             As.append(A)
         return Zs, As
 
-    def predict(self, X):
-        """Output activations A[L], shape (m, n[L])."""
-        return self.forward(X)[1][-1]
-
     def backward(self, X, Y, Zs, As, loss, workspace=None):
         """Backpropagation by the chain rule.
 

@@ -96,7 +96,7 @@ def encode_features(df, columns, where):
     X : ndarray of shape (len(df), n_features), float64, not yet standardised
     """
     require_columns(df, [c["name"] for c in columns], where, "feature")
-    return encode_chunk(df, columns, where, place=lambda row: place_of_row(where, row),
+    return encode_chunk(df, columns, where, lambda row: place_of_row(where, row),
                         hints=TRAINING_HINTS).X
 
 
@@ -132,16 +132,20 @@ def encode_target(df, target, task, classes, where, dtype):
                             f"{TRAINING_HINTS['number']}")
         return values[:, None].astype(dtype)
     labels = col.astype(str).to_numpy()
-    onehot = labels[:, None] == np.asarray(classes, dtype=object)[None, :]
-    unseen = ~onehot.any(axis=1)
-    if unseen.any():
-        i = int(np.argmax(unseen))
+    codes = pd.Index(classes, dtype=object).get_indexer(labels)
+    if (codes < 0).any():
+        i = int(np.argmax(codes < 0))
         raise DataError(f"{where}: target {target!r} has class {labels[i]!r} on {place_of_row(where, col.index[i])}, "
                         f"not among the training classes ({', '.join(classes)}); remove that row, or add "
                         "examples of the class to the training data")
-    if task == "binary":
-        return onehot[:, 1:].astype(dtype)  # the second class in natural order is positive
-    return onehot.astype(dtype)
+    return class_matrix(codes, task, len(classes), dtype)
+
+
+def class_matrix(codes, task, n_classes, dtype):
+    """Class indices as the loss takes them: one-hot (m, K), or for binary the one
+    column (m, 1) of the second class in natural order, the positive one."""
+    Y = (np.asarray(codes)[:, None] == np.arange(n_classes)).astype(dtype)
+    return Y[:, 1:] if task == "binary" else Y
 
 
 @dataclass
@@ -163,7 +167,7 @@ class Chunk:
     n_unknown: int = 0        # unseen categories encoded as all zeros
 
 
-def encode_chunk(df, columns, where, missing="error", unknown="error", target=None, place=None,
+def encode_chunk(df, columns, where, place, missing="error", unknown="error", target=None,
                  hints=PREDICT_HINTS):
     """Check and encode the feature (and target) columns of one chunk of rows.
 
@@ -175,8 +179,7 @@ def encode_chunk(df, columns, where, missing="error", unknown="error", target=No
     unknown : "error", or "ignore" to encode an unseen category as all zeros
     target : optional {"name", "kind": "numeric" | "label", "categories"}; an unseen
         label is always an error
-    place : callable (row number) -> str, where a row is, for messages (``ChunkedCsv.place``;
-        default "line row + 2")
+    place : callable (row number) -> str, where a row is, for messages (``ChunkedCsv.place``)
     hints : dict, how to fix a bad value, by problem (``PREDICT_HINTS``, ``TRAINING_HINTS``)
 
     Returns
@@ -193,7 +196,7 @@ def encode_chunk(df, columns, where, missing="error", unknown="error", target=No
             number_rows |= bad
     dropped = missing_rows | number_rows if missing == "drop" else np.zeros(m, bool)
     kept = ~dropped
-    _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place or _line_after_header, hints)
+    _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place, hints)
 
     X = np.empty((int(kept.sum()), len(feature_names(columns))))
     j, n_unknown = 0, 0
@@ -221,10 +224,6 @@ def _scan(col, spec):
         return values, missing, ~missing & ~np.isfinite(values)
     codes = pd.Index(spec["categories"], dtype=object).get_indexer(col.astype(object))
     return codes, missing, ~missing & (codes < 0)
-
-
-def _line_after_header(row):
-    return f"line {row + 2}"
 
 
 def _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place, hints):

@@ -68,18 +68,16 @@ def check_header(header, where):
         seen.add(name)
 
 
-def read_header(source, where):
-    """The header row of a CSV file (a path or a text stream)."""
-    if isinstance(source, (str, Path)):
-        with open(source, newline="", encoding="utf-8", errors="replace") as f:
-            return next(csv.reader(f), [])
-    return next(csv.reader(io.StringIO(source.readline())), [])
+def read_header(path):
+    """The header row of the CSV file at ``path``."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        return next(csv.reader(f), [])
 
 
 def read_csv(path, text_columns=(), **kwargs):
     """Read a whole CSV with its checks; ``text_columns`` are kept as strings, as spelled."""
     check_readable(path, hint=CONFIG_PATH_HINT)
-    header = read_header(path, path)
+    header = read_header(path)
     check_header(header, path)
     try:
         with warnings.catch_warnings():
