@@ -51,18 +51,6 @@ def warn(message):
     typer.echo(f"warning: {message}", err=True)
 
 
-def stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def stdout_console():
-    from rich.console import Console
-
-    return Console()
-
-
 # --- options of predict and evaluate ---------------------------------------------------
 class Missing(str, Enum):
     error = "error"

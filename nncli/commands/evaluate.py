@@ -21,7 +21,7 @@ def evaluate(
 
     Example: nncli evaluate iris.npz held_out.csv --json
     """
-    from nncli.commands.common import stdout_console
+    from nncli.ui import console
     from nncli.commands.scoring import Policy, count_warnings, evaluate_csv
     from nncli.io.modelfile import load_model
     from nncli.io.reading import ChunkedCsv
@@ -35,4 +35,4 @@ def evaluate(
     if json_:
         print_json(result)
     else:
-        render_evaluation(stdout_console(), result)
+        render_evaluation(console(), result)

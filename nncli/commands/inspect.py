@@ -13,7 +13,7 @@ def inspect_model(
 
     Example: nncli inspect iris.npz
     """
-    from nncli.commands.common import stdout_console
+    from nncli.ui import console
     from nncli.io.modelfile import load_model
     from nncli.ui.tables import render_inspection
 
@@ -21,7 +21,7 @@ def inspect_model(
     if json_:
         print_json(info)
     else:
-        render_inspection(stdout_console(), info, title=f"model {model}")
+        render_inspection(console(), info, title=f"model {model}")
 
 
 def describe(model):

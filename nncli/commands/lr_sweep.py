@@ -51,9 +51,9 @@ def lr_sweep(
 
     Example: nncli lr-sweep configs/iris.yaml --num 7 --epochs 50 --write-config iris-best.yaml
     """
+    from nncli import ui
     from nncli.commands import pipeline
     from nncli.commands import sweeping as sweep
-    from nncli.commands.common import stderr_console
     from nncli.commands.train import training_warnings
     from nncli.config import load_config
     from nncli.errors import TrainingFailed, UsageError
@@ -77,7 +77,7 @@ def lr_sweep(
     ds = pipeline.prepare_data(cfg)
     for message in [] if quiet else ds.warnings + training_warnings(cfg, ds):
         warn(message)
-    console = stderr_console()
+    console = ui.console(stderr=True)
     progress_mode = display_mode(console, quiet or json_ or print_best)
 
     if mode is SweepMode.grid:
@@ -156,8 +156,8 @@ def _cores():
 
 
 def _render_result(result, mode, config_rate):
-    from nncli.commands.common import stdout_console
+    from nncli.ui import console
     from nncli.ui.tables import render_range, render_sweep
 
     render = render_sweep if mode is SweepMode.grid else render_range
-    render(stdout_console(), result, config_rate)
+    render(console(), result, config_rate)

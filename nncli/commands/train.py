@@ -25,7 +25,7 @@ def train(
     """
     from nncli import interrupts
     from nncli.commands import pipeline
-    from nncli.commands.common import stderr_console
+    from nncli import ui
     from nncli.config import load_config
     from nncli.errors import Interrupted, TrainingFailed, UsageError
     from nncli.io.atomic import check_writable
@@ -40,7 +40,7 @@ def train(
         if Path(history).resolve() == Path(output).resolve():
             raise UsageError(f"--history and -o are both {output}; give the history another name")
     ds = pipeline.prepare_data(cfg)
-    console = stderr_console()
+    console = ui.console(stderr=True)
     for message in [] if quiet else ds.warnings + training_warnings(cfg, ds):
         warn(message)
 
