@@ -95,7 +95,7 @@ def craft(case, good, folder):
         message = "not an nncli model file (meta.format is not 'nncli-model')"
     elif case == "unknown version":
         arrays = with_meta(arrays, version=99)
-        message = "has model format version 99; this nncli reads version 1"
+        message = "has model format version 99; this nncli reads versions 1, 2"
     elif case == "meta not JSON":
         arrays["meta"] = np.array("{not json")
         message = "'meta' is not valid JSON"

@@ -44,7 +44,7 @@ def test_model_file_format(cli, tmp_path):
     with np.load(model, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     meta = json.loads(str(arrays["meta"]))
-    assert meta["format"] == "nncli-model" and meta["version"] == 1
+    assert meta["format"] == "nncli-model" and meta["version"] == 2
     assert meta["task"] == "regression" and meta["target"] == "price" and meta["loss"] == "mse"
     assert meta["features"] == ["size_sqm", "bedrooms", "age_years",
                                 "neighbourhood=centre", "neighbourhood=rural", "neighbourhood=suburb"]

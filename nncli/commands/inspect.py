@@ -29,7 +29,10 @@ def describe(model):
     net = model.network
     shapes = [{"W": list(W.shape), "b": list(b.shape), "parameters": int(W.size + b.size)}
               for W, b in zip(net.W, net.b)]
-    preprocessing = {"x_mean": model.x_mean.tolist(), "x_std": model.x_std.tolist()}
+    preprocessing = {**model.meta.get("preprocessing", {}),
+                     "x_mean": model.x_mean.tolist(), "x_std": model.x_std.tolist()}
+    if model.x_clip is not None:
+        preprocessing["x_clip"] = model.x_clip.tolist()
     if model.meta["task"] == "regression":
         preprocessing.update(y_mean=model.y_mean.tolist(), y_std=model.y_std.tolist())
     return {**model.meta, "dtype": net.dtype.name, "parameters": sum(s["parameters"] for s in shapes),

@@ -19,6 +19,7 @@ from nncli.core.metrics import metric_function
 from nncli.io.modelfile import Model
 from nncli.core.network import Network
 from nncli.core.optimizers import get_optimizer
+from nncli.core.preprocessing import get_target_transform
 from nncli.core.training import EarlyStopping, Trainer
 
 
@@ -69,8 +70,13 @@ def build_trainer(config: Config, ds: Dataset, callbacks=(), learning_rate=None,
         network, loss, get_optimizer(t.optimizer, t.learning_rate if learning_rate is None else learning_rate),
         epochs=t.epochs if epochs is None else epochs, batch_size=None if t.batch_size == "full" else t.batch_size,
         rng=train_rng, callbacks=callbacks, task=ds.task,
-        metric_fn=metric_function(ds.task, ds.y_mean, ds.y_std),
+        metric_fn=metric_function(ds.task, ds.y_mean, ds.y_std, _inverse(ds.target_transform)),
     )
+
+
+def _inverse(transform):
+    """The inverse of a target transform for the metrics; None for none."""
+    return None if transform == "none" else get_target_transform(transform)[1]
 
 
 def final_metrics(trainer, ds):
@@ -88,9 +94,11 @@ def make_model(config: Config, ds: Dataset, trainer, metrics) -> Model:
         "classes": ds.classes, "layers": trainer.network.layer_specs(), "loss": config.loss,
         "config": to_dict(config), "metrics": metrics,
     }
+    if ds.preprocessing is not None:
+        meta["preprocessing"] = ds.preprocessing
     return Model(trainer.network, meta, ds.x_mean, ds.x_std,
                  ds.y_mean if ds.task == "regression" else None,
-                 ds.y_std if ds.task == "regression" else None)
+                 ds.y_std if ds.task == "regression" else None, ds.x_clip)
 
 
 def train(trainer, ds: Dataset):

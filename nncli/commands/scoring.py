@@ -16,7 +16,8 @@ from nncli.core.losses import get_loss
 from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, class_scores, confusion_matrix,
                                 predicted_classes)
 from nncli.io.encoding import class_matrix, column_text, encode_chunk
-from nncli.io.modelfile import forward, probabilities, regression_values
+from nncli.core.preprocessing import TARGET_TRANSFORMS
+from nncli.io.modelfile import encoding_columns, forward, probabilities, regression_values, target_transform
 
 @dataclass
 class Policy:
@@ -35,12 +36,14 @@ class Counts:
     n_missing: int = 0
     n_not_numeric: int = 0
     n_unknown: int = 0
+    n_imputed: int = 0
 
     def add(self, chunk):
         self.rows += len(chunk.kept)
         self.n_missing += chunk.n_missing
         self.n_not_numeric += chunk.n_not_numeric
         self.n_unknown += chunk.n_unknown
+        self.n_imputed += chunk.n_imputed
 
     @property
     def n_dropped(self):
@@ -80,6 +83,8 @@ def count_warnings(counts, where):
     if counts.n_unknown:
         out.append(f"{counts.n_unknown} value(s) in {where} are categories not seen in training; "
                    "encoded as all zeros")
+    if counts.n_imputed:
+        out.append(f"imputed {counts.n_imputed} missing value(s) in {where} with the model's training values")
     return out
 
 
@@ -131,7 +136,7 @@ def predict_csv(model, table, out, policy=None, passthrough=()):
     -------
     Counts, names : what was read and left out; the prediction column names written
     """
-    policy, columns = policy or Policy(), model.meta["columns"]
+    policy, columns = policy or Policy(), encoding_columns(model.meta)
     features = [c["name"] for c in columns]
     table.require(features, "feature")
     table.require(passthrough, "input")
@@ -165,7 +170,7 @@ def evaluate_csv(model, table, policy=None):
     result : dict as printed by ``nncli evaluate --json``
     counts : Counts
     """
-    policy, meta, columns = policy or Policy(), model.meta, model.meta["columns"]
+    policy, meta, columns = policy or Policy(), model.meta, encoding_columns(model.meta)
     features = [c["name"] for c in columns]
     table.require([meta["target"]], "target")
     table.require(features, "feature")
@@ -203,7 +208,7 @@ class _Sums:
 
     def add(self, loss, chunk, Z, A, table):
         """Add a chunk of ``table``: its targets ``chunk.y`` (values, or class indices) and outputs."""
-        Y = self._targets(chunk.y)
+        Y = self._targets(chunk.y, chunk, table)
         with np.errstate(over="ignore", invalid="ignore"):
             value = loss.value(Y, A, Z)
         if not np.isfinite(value):  # before the metrics, which would overflow too
@@ -216,13 +221,20 @@ class _Sums:
         else:
             self.confusion += confusion_matrix(chunk.y, predicted_classes(A), len(self.confusion))
 
-    def _targets(self, y):
-        """Y as in training: standardised values, or one-hot classes (one unit for binary)."""
+    def _targets(self, y, chunk, table):
+        """Y as in training: transformed and standardised values, or one-hot classes (one unit for binary)."""
         model, dtype = self.model, self.model.network.dtype
         if self.task == "regression":
+            transform = target_transform(model.meta)
+            forward, _ = TARGET_TRANSFORMS[transform]
+            if transform == "log1p" and not (y > -1).all():
+                i = int(np.argmax(~(y > -1)))
+                raise DataError(f"{table.where}: target {model.meta['target']!r} holds {y[i]:g} on "
+                                f"{table.place(int(chunk.rows[i]))}, but this model predicts log1p of the target, "
+                                "defined above -1 only; remove that row")
             # Standardised in float64, then cast, as training does; an overflow shows in the loss.
             with np.errstate(over="ignore"):
-                return ((y[:, None] - model.y_mean) / model.y_std).astype(dtype)
+                return ((forward(y[:, None]) - model.y_mean) / model.y_std).astype(dtype)
         return class_matrix(y, self.task, len(model.meta["classes"]), dtype)
 
     def result(self):

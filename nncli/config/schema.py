@@ -4,6 +4,7 @@ Errors name the key path (``training.learning_rate``) and what is allowed, with 
 "did you mean" suggestion for misspelt keys and values.
 """
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,6 +25,9 @@ def _choice(value, allowed, what):
 
 
 # --- schema -------------------------------------------------------------------------
+SCALINGS = ("standard", "robust", "none")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,7 +40,15 @@ class DataConfig(_Strict):
     standardize: bool = True
     standardize_target: bool = True
     categorical: list[str] = Field(default_factory=list)
-    missing: Literal["error", "drop"] = "error"
+    missing: Literal["error", "drop", "impute"] = "error"
+    # Preprocessing learnt on the training split and stored in the model file (README: "Preprocessing").
+    scaling: Literal["standard", "robust", "none"] | None = None  # None: from `standardize`
+    clip: bool | float = False       # true: c = 3; a number: c; smooth clipping of scaled numeric inputs
+    impute: Literal["mean", "median", "most_frequent"] | None = None  # numeric columns; default median
+    missing_indicator: bool = False  # one 0/1 feature `name.missing` per column with missing training values
+    target_transform: Literal["none", "log1p"] = "none"  # mse only
+    stratify: bool | None = None     # None: true for classification (set by Config)
+    weight: str | None = None        # a column of sample weights (numeric, finite, >= 0)
 
     @field_validator("validation")
     @classmethod
@@ -48,7 +60,31 @@ class DataConfig(_Strict):
     @field_validator("missing", mode="before")
     @classmethod
     def _missing(cls, v):
-        return _choice(v, ["error", "drop"], "missing policy")
+        return _choice(v, ["error", "drop", "impute"], "missing policy")
+
+    @field_validator("scaling", mode="before")
+    @classmethod
+    def _scaling(cls, v):
+        return v if v is None else _choice(v, list(SCALINGS), "scaling")
+
+    @field_validator("impute", mode="before")
+    @classmethod
+    def _impute(cls, v):
+        return v if v is None else _choice(v, ["mean", "median", "most_frequent"], "impute strategy")
+
+    @field_validator("target_transform", mode="before")
+    @classmethod
+    def _target_transform(cls, v):
+        return _choice(v, ["none", "log1p"], "target_transform")
+
+    @field_validator("clip", mode="before")
+    @classmethod
+    def _clip(cls, v):
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, (int, float)) and math.isfinite(v) and v > 0:
+            return float(v)
+        raise ValueError(f"must be true, false or a positive number c (got {v!r})")
 
     @field_validator("features", "categorical")
     @classmethod
@@ -64,6 +100,35 @@ class DataConfig(_Strict):
             if self.target in (getattr(self, key) or []):
                 raise ValueError(f"the target {self.target!r} is also in data.{key}; remove it from there "
                                  "(the loss decides how the target is encoded)")
+        if self.weight is not None:
+            if self.weight == self.target:
+                raise ValueError(f"data.weight {self.weight!r} is the target; name a column of sample weights")
+            for key in ("features", "categorical"):
+                if self.weight in (getattr(self, key) or []):
+                    raise ValueError(f"data.weight {self.weight!r} is also in data.{key}; a weight column is "
+                                     "not a feature: remove it from there")
+        return self
+
+    @model_validator(mode="after")
+    def _scaling_agrees_with_standardize(self):
+        """``standardize`` is the older key: true = scale the features, false = scaling: none."""
+        if self.scaling is None:
+            self.scaling = "standard" if self.standardize else "none"
+        elif "standardize" in self.model_fields_set and self.standardize != (self.scaling != "none"):
+            raise ValueError(f"data.standardize: {str(self.standardize).lower()} contradicts data.scaling: "
+                             f"{self.scaling}; remove data.standardize (data.scaling replaces it)")
+        self.standardize = self.scaling != "none"
+        return self
+
+    @model_validator(mode="after")
+    def _impute_options_need_impute(self):
+        if self.missing != "impute":
+            for key, unset in (("impute", None), ("missing_indicator", False)):
+                if getattr(self, key) != unset:
+                    raise ValueError(f"data.{key} applies only with data.missing: impute "
+                                     f"(data.missing is {self.missing}); set data.missing: impute")
+        elif self.impute is None:
+            self.impute = "median"
         return self
 
 
@@ -149,6 +214,19 @@ class Config(_Strict):
             check_pairing(get_loss(self.loss), layers[-1].activation, layers[-1].units)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
+        return self
+
+    @model_validator(mode="after")
+    def _data_options_fit_loss(self):
+        data, regression = self.data, self.loss == "mse"
+        if data.target_transform != "none" and not regression:
+            raise ValueError(f"data.target_transform: {data.target_transform} applies to regression (loss mse) "
+                             f"only, not {self.loss}; remove it")
+        if data.stratify and regression:
+            raise ValueError("data.stratify applies to classification only (the classes are kept in "
+                             "proportion); remove it for loss mse")
+        if data.stratify is None:
+            data.stratify = not regression
         return self
 
 

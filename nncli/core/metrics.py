@@ -26,18 +26,26 @@ def classification_metrics(Y, A):
     return {"accuracy": float(np.mean(predicted_classes(A) == true_classes(Y)))}
 
 
-def regression_metrics(Y, A, y_mean=0.0, y_std=1.0):
-    """RMSE, MAE and R^2 of the predictions, in the target's own units."""
+def regression_metrics(Y, A, y_mean=0.0, y_std=1.0, inverse=None):
+    """RMSE, MAE and R^2 of the predictions, in the target's own units.
+
+    ``inverse`` undoes a target transform (e.g. ``np.expm1`` for log1p) after the
+    standardisation is undone.
+    """
+    y = np.asarray(Y, np.float64) * y_std + y_mean
+    y_hat = np.asarray(A, np.float64) * y_std + y_mean
+    if inverse is not None:
+        with np.errstate(over="ignore"):
+            y, y_hat = inverse(y), inverse(y_hat)
     sums = RegressionSums()
-    sums.add((np.asarray(Y, np.float64) * y_std + y_mean).ravel(),
-             (np.asarray(A, np.float64) * y_std + y_mean).ravel())
+    sums.add(y.ravel(), y_hat.ravel())
     return sums.metrics()
 
 
-def metric_function(task, y_mean=0.0, y_std=1.0):
+def metric_function(task, y_mean=0.0, y_std=1.0, inverse=None):
     """Return f(Y, A) -> dict of metrics for a task (regression | binary | multiclass)."""
     if task == "regression":
-        return lambda Y, A: regression_metrics(Y, A, y_mean, y_std)
+        return lambda Y, A: regression_metrics(Y, A, y_mean, y_std, inverse)
     return classification_metrics
 
 

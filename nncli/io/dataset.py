@@ -1,16 +1,27 @@
-"""The training set: read, check, encode, split and standardise the data a config names."""
+"""The training set: read, check, encode, split and scale the data a config names.
+
+The steps, in order: handle missing values (data.missing), describe the columns,
+encode the target (data.target_transform), split off the validation rows (stratified
+for classifiers), learn the impute values on the training split and encode the
+features (imputed, with indicators), then scale (data.scaling) and clip (data.clip)
+with training-split statistics. Everything learnt is returned for the model file.
+"""
 
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from nncli.core.preprocessing import get_imputer, get_scaler, get_target_transform, soft_clip
 from nncli.errors import DataError
 from nncli.io.encoding import (TRAINING_HINTS, describe_columns, encode_features, encode_target,
-                               feature_names, first_missing, target_classes)
+                               feature_kinds, feature_names, first_missing, indicator_name, natural_sort,
+                               target_classes)
 from nncli.io.reading import place_of_row, read_csv, require_columns
 
 
 TASKS = {"mse": "regression", "binary_cross_entropy": "binary", "cross_entropy": "multiclass"}
+DEFAULT_CLIP = 3.0  # c of data.clip: true
 
 
 @dataclass
@@ -26,16 +37,21 @@ class Dataset:
     target: str
     task: str               # regression | binary | multiclass
     classes: list           # class labels in output-unit order (empty for regression)
-    x_mean: np.ndarray
-    x_std: np.ndarray
+    x_mean: np.ndarray      # centre per encoded feature (0 where not centred)
+    x_std: np.ndarray       # scale per encoded feature (1 where not scaled)
     y_mean: np.ndarray
     y_std: np.ndarray
     warnings: list = field(default_factory=list)
+    x_clip: np.ndarray | None = None   # c per encoded feature, 0 where not clipped; None: no clipping
+    preprocessing: dict | None = None  # meta["preprocessing"] of the model file (see describe_preprocessing)
+    target_transform: str = "none"     # applied before the target standardisation
+    sample_weight_train: np.ndarray | None = None  # shape (m_train,), float64 (data.weight)
+    sample_weight_val: np.ndarray | None = None    # shape (m_val,), float64
 
 
 # --- the training set ---------------------------------------------------------------
 def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
-    """Read, check, encode, split and standardise the data a config names.
+    """Read, check, encode, split and scale the data a config names.
 
     Parameters
     ----------
@@ -44,66 +60,112 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     rng : numpy.random.Generator for the validation split (default: from ``seed``)
     """
     task, where, warnings = TASKS[loss], data_cfg.path, []
-    text_cols = list(data_cfg.categorical) + ([data_cfg.target] if task != "regression" else [])
-    df = read_csv(where, text_columns=text_cols)
-    if df.empty:
-        raise DataError(f"{where} has a header but no data rows; add rows of data")
-    require_columns(df, [data_cfg.target], where, "target")
-    names = data_cfg.features or [c for c in df.columns if c != data_cfg.target]
-    if not names:
-        raise DataError(f"{where}: no feature columns: the file holds only the target {data_cfg.target!r}; "
-                        "add columns to learn from")
-    require_columns(df, names, where, "feature")
-    require_columns(df, data_cfg.categorical, where, "categorical")
-    df = _handle_missing(df, names + [data_cfg.target], data_cfg.missing, where, warnings)
+    df, names = _read(data_cfg, data_cfg.path, task)
+    df = _handle_missing(df, names, data_cfg, where, warnings)
 
     columns = describe_columns(df, names, set(data_cfg.categorical), where)
     classes = [] if task == "regression" else target_classes(df, data_cfg.target, task, where)
-    X = encode_features(df, columns, where)
-    Y = encode_target(df, data_cfg.target, task, classes, where, np.float64)
+    Y = _target(df, data_cfg, task, classes, where)
+    weights = _weights(df, data_cfg.weight, where)
 
-    X_val = Y_val = None
+    val_df = None
+    train_rows = np.arange(len(df))
     if isinstance(data_cfg.validation, str):
-        vdf = read_csv(data_cfg.validation, text_columns=text_cols)
-        if vdf.empty:
-            raise DataError(f"{data_cfg.validation} (data.validation) has a header but no data rows; add rows")
-        require_columns(vdf, [data_cfg.target], data_cfg.validation, "target")
-        require_columns(vdf, names, data_cfg.validation, "feature")
-        vdf = _handle_missing(vdf, names + [data_cfg.target], data_cfg.missing, data_cfg.validation, warnings)
-        X_val = encode_features(vdf, columns, data_cfg.validation)
-        Y_val = encode_target(vdf, data_cfg.target, task, classes, data_cfg.validation, np.float64)
+        val_df, _ = _read(data_cfg, data_cfg.validation, task, names, what=" (data.validation)")
+        val_df = _handle_missing(val_df, names, data_cfg, data_cfg.validation, warnings)
     elif data_cfg.validation > 0:
-        X, Y, X_val, Y_val = _split(X, Y, data_cfg.validation, rng or np.random.default_rng(seed), where)
+        strata = _class_of_rows(Y, task) if data_cfg.stratify else None
+        train_rows, val_rows = split_rows(len(df), data_cfg.validation, rng or np.random.default_rng(seed),
+                                          where, strata)
 
+    specs = _imputation(df.iloc[train_rows], columns, data_cfg, where)
+    X = encode_features(df, specs, where)
+    if val_df is not None:
+        X_val = encode_features(val_df, specs, data_cfg.validation)
+        Y_val = _target(val_df, data_cfg, task, classes, data_cfg.validation)
+        w_val = _weights(val_df, data_cfg.weight, data_cfg.validation)
+    elif data_cfg.validation > 0:
+        X_val, Y_val, w_val = X[val_rows], Y[val_rows], None if weights is None else weights[val_rows]
+    else:
+        X_val = Y_val = w_val = None
+    X, Y = X[train_rows], Y[train_rows]
+    weights = None if weights is None else weights[train_rows]
+    if weights is not None and not weights.sum() > 0:
+        raise DataError(f"{where}: the sample weights (data.weight {data_cfg.weight!r}) of the training rows "
+                        "add up to 0; give some rows a positive weight")
+
+    kinds = feature_kinds(specs)
     with np.errstate(all="ignore"):  # overflowing statistics are caught by _finite below
-        x_mean, x_std = _feature_scaling(X, columns, data_cfg.standardize, warnings)
-    y_mean, y_std = np.zeros(0), np.ones(0)  # classification: no target scaling
-    if task == "regression":
-        y_mean, y_std = np.zeros(1), np.ones(1)
-        if data_cfg.standardize_target:
-            with np.errstate(all="ignore"):
-                y_mean, y_std = Y.mean(axis=0), Y.std(axis=0)
-            y_std[y_std == 0] = 1.0
+        x_mean, x_std = _feature_scaling(X, specs, kinds, data_cfg.scaling, warnings)
+    c = clip_bound(data_cfg.clip)
+    x_clip = None if c is None else np.where(np.asarray(kinds) == "numeric", c, 0.0)
+    y_mean, y_std = _target_scaling(Y, task, data_cfg.standardize_target)
     y_shift, y_scale = (y_mean, y_std) if task == "regression" else (0.0, 1.0)
 
-    names = feature_names(columns)
+    names = feature_names(specs)
     for stats, labels in (((x_mean, x_std), names), ((y_mean, y_std), [data_cfg.target] * len(y_std))):
         bad = ~(np.isfinite(stats[0]) & np.isfinite(stats[1]))
         if bad.any():
             raise DataError(f"{where}: column {labels[int(np.argmax(bad))]!r} holds values too large "
                             "to standardise; rescale the column")
 
-    def scale(A, mean, std, names):
+    def scale(A, mean, std, names, clip=None):
         if A is None:
             return None
         with np.errstate(all="ignore"):
-            return _finite(((A - mean) / std).astype(dtype), A, names, where)
+            scaled = (A - mean) / std
+            if clip is not None:
+                scaled = soft_clip(scaled, clip)
+            return _finite(scaled.astype(dtype), A, names, where)
 
     y_names = [data_cfg.target] * Y.shape[1]
-    return Dataset(scale(X, x_mean, x_std, names), scale(Y, y_shift, y_scale, y_names),
-                   scale(X_val, x_mean, x_std, names), scale(Y_val, y_shift, y_scale, y_names),
-                   names, columns, data_cfg.target, task, classes,
-                   x_mean, x_std, y_mean, y_std, warnings)
+    ds = Dataset(scale(X, x_mean, x_std, names, x_clip), scale(Y, y_shift, y_scale, y_names),
+                 scale(X_val, x_mean, x_std, names, x_clip), scale(Y_val, y_shift, y_scale, y_names),
+                 names, columns, data_cfg.target, task, classes,
+                 x_mean, x_std, y_mean, y_std, warnings, x_clip,
+                 target_transform=data_cfg.target_transform,
+                 sample_weight_train=weights, sample_weight_val=w_val)
+    ds.preprocessing = describe_preprocessing(data_cfg, specs, ds)
+    _check_unique(names, where)
+    return ds
+
+
+def clip_bound(clip):
+    """c of data.clip (false | true | a number): None for no clipping, DEFAULT_CLIP for true."""
+    if clip is False:
+        return None
+    return DEFAULT_CLIP if clip is True else float(clip)
+
+
+def _read(data_cfg, path, task, names=None, what=""):
+    """The CSV at ``path`` with its target, feature and weight columns checked; (df, feature names).
+
+    ``names``: the feature columns (default: data.features, or every column but the target and weight).
+    """
+    text_cols = list(data_cfg.categorical) + ([data_cfg.target] if task != "regression" else [])
+    df = read_csv(path, text_columns=text_cols)
+    if df.empty:
+        raise DataError(f"{path}{what} has a header but no data rows; add rows of data")
+    require_columns(df, [data_cfg.target], path, "target")
+    names = names or data_cfg.features or [c for c in df.columns if c not in (data_cfg.target, data_cfg.weight)]
+    if not names:
+        raise DataError(f"{path}: no feature columns: the file holds only the target {data_cfg.target!r}; "
+                        "add columns to learn from")
+    require_columns(df, names, path, "feature")
+    if not what:
+        require_columns(df, data_cfg.categorical, path, "categorical")
+    if data_cfg.weight is not None:
+        require_columns(df, [data_cfg.weight], path, "weight (data.weight)")
+    return df, names
+
+
+def _check_unique(names, where):
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{where}: two encoded features are both named {name!r} (a column and a "
+                            "missing-value indicator or a one-hot category); rename the column")
+        seen.add(name)
 
 
 def _finite(scaled, raw, names, where):
@@ -116,13 +178,20 @@ def _finite(scaled, raw, names, where):
                     f"standardise in {scaled.dtype}; rescale the column")
 
 
-def _handle_missing(df, names, policy, where, warnings):
-    found = first_missing(df, names)
+# --- missing values -----------------------------------------------------------------
+def _handle_missing(df, names, data_cfg, where, warnings):
+    """Apply data.missing: error, drop rows, or (impute) drop only rows without a target or weight."""
+    policy = data_cfg.missing
+    used = [data_cfg.target] + ([data_cfg.weight] if data_cfg.weight else [])
+    if policy != "impute":
+        used = names + used
+    found = first_missing(df, used)
     if found is None:
         return df
-    if policy == "drop":
-        kept = df.dropna(subset=names)
-        warnings.append(f"{where}: dropped {len(df) - len(kept)} row(s) with a missing value")
+    if policy in ("drop", "impute"):
+        kept = df.dropna(subset=used)
+        what = "a missing value" if policy == "drop" else "a missing target or weight (which cannot be imputed)"
+        warnings.append(f"{where}: dropped {len(df) - len(kept)} row(s) with {what}")
         if kept.empty:
             raise DataError(f"{where}: every row has a missing value in a used column; fill in values, "
                             "or name fewer columns in data.features")
@@ -132,36 +201,167 @@ def _handle_missing(df, names, policy, where, warnings):
                     f"{TRAINING_HINTS['missing']}")
 
 
-def _split(X, Y, fraction, rng, where):
-    m = len(X)
+def _imputation(train_df, columns, data_cfg, where):
+    """The columns with their impute value and indicator, learnt on the training rows.
+
+    Numeric columns take data.impute (mean, median, most_frequent) of their training
+    values; categorical columns their most frequent training category (ties: the first
+    in natural order). An indicator is added (data.missing_indicator) for each column
+    with a missing value among the training rows.
+    """
+    if data_cfg.missing != "impute":
+        return columns
+    specs = []
+    for column in columns:
+        col = train_df[column["name"]]
+        present = col.dropna()
+        if present.empty:
+            raise DataError(f"{where}: column {column['name']!r} has no values in the training rows, so nothing "
+                            "to impute from; fill in values, or leave the column out of data.features")
+        if column["kind"] == "numeric":
+            values = pd.to_numeric(present).to_numpy(np.float64)
+            fill = float(get_imputer(data_cfg.impute)(values))
+        else:
+            counts = present.astype(str).value_counts()
+            fill = natural_sort(counts.index[counts == counts.max()].tolist())[0]
+        indicator = bool(data_cfg.missing_indicator and col.isna().any())
+        specs.append({**column, "impute": fill, "indicator": indicator})
+    return specs
+
+
+# --- target and weights ---------------------------------------------------------------
+def _target(df, data_cfg, task, classes, where):
+    """Y as in encode_target, with data.target_transform applied (regression)."""
+    Y = encode_target(df, data_cfg.target, task, classes, where, np.float64)
+    if data_cfg.target_transform == "log1p":
+        bad = ~(Y[:, 0] > -1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"{where}: data.target_transform: log1p needs target values above -1, but "
+                            f"{data_cfg.target!r} holds {str(df[data_cfg.target].iloc[i])} on "
+                            f"{place_of_row(where, df.index[i])}; fix that value, or set data.target_transform: none")
+    forward, _ = get_target_transform(data_cfg.target_transform)
+    return forward(Y)
+
+
+def _target_scaling(Y, task, standardize_target):
+    """y_mean, y_std of the (transformed) training target: shape (1,) for regression, (0,) otherwise."""
+    if task != "regression":
+        return np.zeros(0), np.ones(0)  # classification: no target scaling
+    if not standardize_target:
+        return np.zeros(1), np.ones(1)
+    with np.errstate(all="ignore"):
+        y_mean, y_std = Y.mean(axis=0), Y.std(axis=0)
+    y_std[y_std == 0] = 1.0
+    return y_mean, y_std
+
+
+def _weights(df, column, where):
+    """The sample weights of data.weight, ndarray of shape (m,) float64, or None."""
+    if column is None:
+        return None
+    col = df[column]
+    numbers = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
+    bad = ~(np.isfinite(numbers) & (numbers >= 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{where}: weight column {column!r} (data.weight) must hold finite numbers >= 0, but "
+                        f"{place_of_row(where, df.index[i])} holds {str(col.iloc[i])!r}; fix that value")
+    return numbers
+
+
+# --- the validation split ---------------------------------------------------------------
+def _class_of_rows(Y, task):
+    """Class index per row of an encoded classification target."""
+    return Y[:, 0].astype(np.int64) if task == "binary" else Y.argmax(axis=1)
+
+
+def split_rows(m, fraction, rng, where, strata=None):
+    """Row indices (train, validation) holding out round(fraction · m) rows.
+
+    One permutation of the rows is drawn from ``rng``; the validation rows are its
+    first ones, or with ``strata`` (ndarray of shape (m,), a class per row) the first
+    ones of each class, so many that every class keeps its share (largest remainders).
+    Both index arrays keep the permutation's order.
+    """
     n_val = int(round(fraction * m))
     if n_val < 1 or m - n_val < 1:
         raise DataError(f"{where}: {m} row(s) are too few to hold out a validation fraction of "
                         f"{fraction}; add rows, or set data.validation: 0")
     order = rng.permutation(m)
-    val, train = order[:n_val], order[n_val:]
-    return X[train], Y[train], X[val], Y[val]
+    if strata is None:
+        return order[n_val:], order[:n_val]
+    quota = _quotas(np.bincount(strata), fraction, n_val)
+    rank = np.empty(m, np.int64)  # the position of each row among the rows of its class, in ``order``
+    for k in range(len(quota)):
+        rows = order[strata[order] == k]
+        rank[rows] = np.arange(len(rows))
+    is_val = rank[order] < quota[strata[order]]
+    return order[~is_val], order[is_val]
 
 
-def _feature_scaling(X, columns, standardize, warnings):
-    """x_mean, x_std: z-scores for numeric columns; one-hot columns pass through (0, 1)."""
+def _quotas(counts, fraction, n_val):
+    """Validation rows per class: fraction · count, rounded so that they add up to n_val.
+
+    Largest remainders first; a class is not emptied of training rows while others can give.
+    """
+    exact = counts * fraction
+    quota = np.floor(exact).astype(np.int64)
+    by_remainder = sorted(range(len(counts)), key=lambda k: (-(exact[k] - quota[k]), k))
+    # First to classes that keep a training row, then (only if needed) to any class with rows left.
+    for keeps_one in (True, False):
+        for k in by_remainder:
+            if quota.sum() >= n_val:
+                return quota
+            if quota[k] + (1 if keeps_one else 0) < counts[k]:
+                quota[k] += 1
+    return quota
+
+
+# --- scaling --------------------------------------------------------------------------
+def _feature_scaling(X, columns, kinds, scaling, warnings):
+    """x_mean, x_std: centre and scale of each numeric feature (data.scaling) from the
+    training rows; one-hot and indicator features pass through (0, 1)."""
     n = X.shape[1]
     x_mean, x_std = np.zeros(n), np.ones(n)
-    if not standardize:
+    if scaling == "none":
         return x_mean, x_std
-    j, constant = 0, []
-    for c in columns:
-        if c["kind"] == "categorical":
-            j += len(c["categories"])
+    scaler, constant = get_scaler(scaling), []
+    for j, (name, kind) in enumerate(zip(feature_names(columns), kinds)):
+        if kind != "numeric":
             continue
-        x_mean[j], std = X[:, j].mean(), X[:, j].std()
-        if std == 0:
-            constant.append(c["name"])  # dividing by 0 would give nan: pass it through centred
+        x_mean[j], scale = scaler(X[:, j])
+        if scale == 0:
+            constant.append(name)  # dividing by 0 would give nan: pass it through centred
         else:
-            x_std[j] = std
-        j += 1
+            x_std[j] = scale
     if constant:
         names = ", ".join(repr(n) for n in constant[:5]) + (", ..." if len(constant) > 5 else "")
         warnings.append(f"{len(constant)} feature(s) constant in the training data, centred but not "
                         f"scaled: {names}")
     return x_mean, x_std
+
+
+# --- what the model file says about it ---------------------------------------------------
+def describe_preprocessing(data_cfg, specs, ds):
+    """meta["preprocessing"]: what happens to each raw column, and to the target.
+
+    Numbers for reading; the arrays x_mean, x_std, x_clip of the model file are the ones applied.
+    """
+    j, columns = 0, []
+    for spec in specs:
+        entry = {"name": spec["name"], "kind": spec["kind"], "impute": spec.get("impute"),
+                 "indicator": indicator_name(spec["name"]) if spec.get("indicator") else None}
+        if spec["kind"] == "numeric":
+            entry.update(center=float(ds.x_mean[j]), scale=float(ds.x_std[j]),
+                         clip=float(ds.x_clip[j]) if ds.x_clip is not None else None)
+        else:
+            entry["categories"] = spec["categories"]
+        j += (1 if spec["kind"] == "numeric" else len(spec["categories"])) + bool(spec.get("indicator"))
+        columns.append(entry)
+    target = None
+    if ds.task == "regression":
+        target = {"name": ds.target, "transform": ds.target_transform,
+                  "center": float(ds.y_mean[0]), "scale": float(ds.y_std[0])}
+    return {"scaling": data_cfg.scaling, "clip": clip_bound(data_cfg.clip),
+            "missing": data_cfg.missing, "impute": data_cfg.impute, "columns": columns, "target": target}

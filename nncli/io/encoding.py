@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from nncli.errors import DataError
+from nncli.io.features import encoded_features, feature_kinds, feature_names, indicator_name  # noqa: F401
 from nncli.io.reading import place_of_row, require_columns
 
 
@@ -58,14 +59,6 @@ def _numbers_only(col, name, where):
         f"{where}: column {name!r} holds numbers and text; value {values[bad]!r} on "
         f"{place_of_row(where, bad)} is not a number. Fix the value, or list the column in data.categorical "
         "to one-hot encode it")
-
-
-def feature_names(columns):
-    """Encoded feature names: the numeric columns, and ``name=category`` per category."""
-    names = []
-    for c in columns:
-        names += [c["name"]] if c["kind"] == "numeric" else [f"{c['name']}={v}" for v in c["categories"]]
-    return names
 
 
 # How to fix a bad value, by problem: in a file to predict from, and in training data.
@@ -156,6 +149,7 @@ class Chunk:
     y : target of the kept rows: float64 values, or class indices (None without a target)
     kept : bool ndarray of shape (n_rows,), False for rows left out (``missing="drop"``)
     rows : int ndarray of shape (n_kept,), the data row number (from 0) of each kept row
+    n_imputed : missing values filled in with a column's impute value (kept rows)
     """
 
     X: np.ndarray
@@ -165,6 +159,7 @@ class Chunk:
     n_missing: int = 0        # rows left out for a missing value
     n_not_numeric: int = 0    # rows left out for a non-numeric or infinite number
     n_unknown: int = 0        # unseen categories encoded as all zeros
+    n_imputed: int = 0        # missing values replaced by the column's impute value
 
 
 def encode_chunk(df, columns, where, place, missing="error", unknown="error", target=None,
@@ -174,8 +169,12 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
     Parameters
     ----------
     df : DataFrame from ``ChunkedCsv.chunks`` (index = row number from 0)
-    columns : list of {"name", "kind", "categories"} as stored in the model file
-    missing : "error", or "drop" to leave out rows with a missing or non-numeric value
+    columns : list of {"name", "kind", "categories"} as stored in the model file, with
+        optionally "impute" (the value that replaces a missing one: a number, or a
+        category) and "indicator" (true: add the 0/1 feature ``name.missing``); see
+        ``nncli.io.modelfile.encoding_columns``
+    missing : "error", or "drop" to leave out rows with a missing or non-numeric value;
+        a missing value in a column with an impute value is always imputed
     unknown : "error", or "ignore" to encode an unseen category as all zeros
     target : optional {"name", "kind": "numeric" | "label", "categories"}; an unseen
         label is always an error
@@ -188,6 +187,8 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
     """
     specs = list(columns) + ([target] if target else [])
     scans = [_scan(df[s["name"]], s) for s in specs]
+    was_missing = [miss for _, miss, _ in scans]
+    scans = [_impute(scan, spec) for scan, spec in zip(scans, specs)]
     m = len(df)
     missing_rows, number_rows = np.zeros(m, bool), np.zeros(m, bool)
     for spec, (_, miss, bad) in zip(specs, scans):
@@ -199,8 +200,8 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
     _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place, hints)
 
     X = np.empty((int(kept.sum()), len(feature_names(columns))))
-    j, n_unknown = 0, 0
-    for spec, (values, _, bad) in zip(columns, scans):
+    j, n_unknown, n_imputed = 0, 0, 0
+    for spec, (values, _, bad), miss in zip(columns, scans, was_missing):
         values = values[kept]
         if spec["kind"] == "numeric":
             X[:, j] = values
@@ -210,9 +211,14 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
             X[:, j:j + k] = values[:, None] == np.arange(k)  # code -1 (unseen): all zeros
             n_unknown += int(bad[kept].sum())
             j += k
+        if spec.get("impute") is not None:
+            n_imputed += int(miss[kept].sum())
+        if spec.get("indicator"):
+            X[:, j] = miss[kept]
+            j += 1
     y = scans[-1][0][kept] if target else None
     return Chunk(X, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
-                 int((number_rows & ~missing_rows & dropped).sum()), n_unknown)
+                 int((number_rows & ~missing_rows & dropped).sum()), n_unknown, n_imputed)
 
 
 def _scan(col, spec):
@@ -224,6 +230,17 @@ def _scan(col, spec):
         return values, missing, ~missing & ~np.isfinite(values)
     codes = pd.Index(spec["categories"], dtype=object).get_indexer(col.astype(object))
     return codes, missing, ~missing & (codes < 0)
+
+
+def _impute(scan, spec):
+    """A scan with its missing values replaced by the column's impute value, if it has one."""
+    values, missing, bad = scan
+    fill = spec.get("impute")
+    if fill is None or not missing.any():
+        return scan
+    values = values.copy()
+    values[missing] = fill if spec["kind"] == "numeric" else spec["categories"].index(fill)
+    return values, np.zeros_like(missing), bad
 
 
 def _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place, hints):

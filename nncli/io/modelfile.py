@@ -1,9 +1,11 @@
 """The model file: one .npz holding the weights, the preprocessing and a JSON ``meta``.
 
-Arrays: W1..WL of shape (n[l-1], n[l]), b1..bL of shape (n[l],), x_mean and x_std over
-the encoded features, y_mean and y_std for mse models, and ``meta``: a 0-d string
-array with one JSON object (format, version, features, columns, target, task,
-classes, layers, loss, config, metrics). Read with ``allow_pickle=False`` only.
+Arrays: W1..WL of shape (n[l-1], n[l]), b1..bL of shape (n[l],), x_mean, x_std and
+(version 2) x_clip over the encoded features, y_mean and y_std for mse models, and
+``meta``: a 0-d string array with one JSON object (format, version, features, columns,
+target, task, classes, layers, loss, config, metrics and, version 2, preprocessing).
+Read with ``allow_pickle=False`` only. Version 1 files (no imputation, no clipping, no
+target transform) are read as they always were.
 """
 
 import io
@@ -16,10 +18,14 @@ import numpy as np
 from nncli.errors import ModelFileError
 from nncli.io.atomic import atomic_write
 from nncli.core.network import Network
+from nncli.core.preprocessing import TARGET_TRANSFORMS, soft_clip
+from nncli.io.features import feature_names
 
-FORMAT, VERSION = "nncli-model", 1
+FORMAT, VERSION = "nncli-model", 2
+READS = (1, 2)  # the format versions this nncli reads
 META_KEYS = ("format", "version", "features", "columns", "target", "task", "classes",
              "layers", "loss", "config", "metrics")
+META_KEYS_SINCE = {"preprocessing": 2}
 
 
 @dataclass
@@ -32,6 +38,23 @@ class Model:
     x_std: np.ndarray
     y_mean: np.ndarray | None = None
     y_std: np.ndarray | None = None
+    x_clip: np.ndarray | None = None  # c per encoded feature, 0 where not clipped; None: no clipping (v1)
+
+
+def encoding_columns(meta):
+    """The columns as ``encode_chunk`` takes them: meta["columns"] with each column's
+    impute value and indicator from meta["preprocessing"] (version 2)."""
+    prep = meta.get("preprocessing")
+    if not prep:
+        return meta["columns"]
+    return [{**column, "impute": p.get("impute"), "indicator": bool(p.get("indicator"))}
+            for column, p in zip(meta["columns"], prep["columns"])]
+
+
+def target_transform(meta):
+    """The name of the model's target transform ("none" for version 1 and classifiers)."""
+    target = (meta.get("preprocessing") or {}).get("target") or {}
+    return target.get("transform", "none")
 
 
 def save_model(path, model):
@@ -40,6 +63,7 @@ def save_model(path, model):
     for l, (W, b) in enumerate(zip(model.network.W, model.network.b), start=1):
         arrays[f"W{l}"], arrays[f"b{l}"] = W, b
     arrays["x_mean"], arrays["x_std"] = model.x_mean, model.x_std
+    arrays["x_clip"] = np.zeros_like(model.x_mean) if model.x_clip is None else model.x_clip
     if model.meta["task"] == "regression":
         arrays["y_mean"], arrays["y_std"] = model.y_mean, model.y_std
     meta = {"format": FORMAT, "version": VERSION, **model.meta}
@@ -125,10 +149,11 @@ def _read_meta(arrays, where):
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{where} is not an nncli model file (meta.format is not {FORMAT!r}); "
                              "give a model file written by nncli train")
-    if meta.get("version") != VERSION:
+    if meta.get("version") not in READS:
         raise ModelFileError(f"{where} has model format version {meta.get('version')!r}; this nncli reads "
-                             f"version {VERSION}; retrain the model or use a matching nncli")
-    missing = [k for k in META_KEYS if k not in meta]
+                             f"versions {', '.join(map(str, READS))}; retrain the model or use a matching nncli")
+    keys = META_KEYS + tuple(k for k, since in META_KEYS_SINCE.items() if meta["version"] >= since)
+    missing = [k for k in keys if k not in meta]
     if missing:
         raise ModelFileError(f"{where}: meta lacks {', '.join(missing)}")
     return meta
@@ -149,6 +174,11 @@ def _build(arrays, meta, where):
     if extra:
         raise ModelFileError(f"{where}: holds more weight arrays than meta.layers describes")
     model = Model(net, meta, _array(arrays, "x_mean", (n_in,), where), _array(arrays, "x_std", (n_in,), where))
+    if meta["version"] >= 2:
+        model.x_clip = _array(arrays, "x_clip", (n_in,), where)
+        if (model.x_clip < 0).any():
+            raise ModelFileError(f"{where}: array 'x_clip' holds negative values")
+        _check_preprocessing(meta, where)
     if meta["task"] == "regression" and net.sizes[-1] != 1:
         raise ModelFileError(f"{where}: a regression model must have one output unit, not {net.sizes[-1]}")
     if meta["task"] == "regression":
@@ -159,6 +189,29 @@ def _build(arrays, meta, where):
         raise ModelFileError(f"{where}: {len(meta['classes'])} classes do not fit an output layer "
                              f"of {net.sizes[-1]} unit(s)")
     return model
+
+
+def _check_preprocessing(meta, where):
+    """Raise ModelFileError unless meta.preprocessing fits meta.columns and meta.features."""
+    prep = meta["preprocessing"]
+    try:
+        columns = prep["columns"]
+        if len(columns) != len(meta["columns"]):
+            raise ValueError(f"{len(columns)} columns, but meta.columns has {len(meta['columns'])}")
+        for column, p in zip(meta["columns"], columns):
+            fill = p.get("impute")
+            if column["kind"] == "numeric" and fill is not None and not isinstance(fill, (int, float)):
+                raise ValueError(f"impute value {fill!r} of numeric column {column['name']!r} is not a number")
+            if column["kind"] == "categorical" and fill is not None and fill not in column["categories"]:
+                raise ValueError(f"impute value {fill!r} is not a category of {column['name']!r}")
+        if feature_names(encoding_columns(meta)) != meta["features"]:
+            raise ValueError("its columns and indicators do not give meta.features")
+        if target_transform(meta) not in TARGET_TRANSFORMS:
+            raise ValueError(f"unknown target transform {target_transform(meta)!r}")
+    except ModelFileError:
+        raise
+    except Exception as exc:  # any malformed description is a bad file, whatever the error
+        raise ModelFileError(f"{where}: meta.preprocessing is invalid ({exc})") from None
 
 
 def _array(arrays, name, shape, where):
@@ -187,8 +240,10 @@ def forward(model, X):
     """
     # Overflow (values far beyond the training data) shows as inf or nan: see predict_chunk.
     with np.errstate(over="ignore", invalid="ignore"):
-        A0 = ((X - model.x_mean) / model.x_std).astype(model.network.dtype)
-        Zs, As = model.network.forward(A0)
+        A0 = (X - model.x_mean) / model.x_std
+        if model.x_clip is not None and model.x_clip.any():
+            A0 = soft_clip(A0, model.x_clip)
+        Zs, As = model.network.forward(A0.astype(model.network.dtype))
     return Zs[-1], As[-1]
 
 
@@ -200,5 +255,8 @@ def probabilities(A):
 
 
 def regression_values(model, A):
-    """Predictions in the target's units, shape (m,), float64."""
-    return (A * model.y_std + model.y_mean)[:, 0]
+    """Predictions in the target's units, shape (m,), float64: un-standardised, then the
+    target transform undone (expm1 for log1p)."""
+    _, inverse = TARGET_TRANSFORMS[target_transform(model.meta)]
+    with np.errstate(over="ignore"):
+        return inverse((A * model.y_std + model.y_mean)[:, 0])

@@ -313,22 +313,45 @@ def architecture_table(info: dict) -> Table:
 
 
 def features_table(info: dict) -> Table:
-    """Each input column, how it is encoded, and the standardisation of each encoded feature."""
-    table = Table(title="Features (z = (x - mean) / std)")
-    for name in ("Column", "Kind", "Encoded feature", "Mean", "Std"):
-        table.add_column(name, justify="right" if name in ("Mean", "Std") else "left")
-    means, stds = info["preprocessing"]["x_mean"], info["preprocessing"]["x_std"]
+    """Each input column, how it is encoded, and the centre and scale of each encoded feature;
+    the impute value and the clipping bound when the model has them (format version 2)."""
+    prep = info["preprocessing"]
+    per_column = prep.get("columns") or [{} for _ in info["columns"]]
+    imputes = any(p.get("impute") is not None for p in per_column)
+    clips = prep.get("clip") is not None
+    scaling = prep.get("scaling", "standard")
+    title = {"robust": "Features (z = (x - median) / IQR)", "none": "Features (not scaled)"}.get(
+        scaling, "Features (z = (x - mean) / std)") + (f", clipped smoothly to ±{format_value(prep['clip'])}"
+                                                          if clips else "")
+    table = Table(title=title)
+    names = ["Column", "Kind", "Encoded feature", "Mean", "Std"] + ["Impute"] * imputes + ["Clip"] * clips
+    if scaling == "robust":
+        names[3:5] = ["Median", "IQR"]
+    for name in names:
+        table.add_column(name, justify="right" if name not in ("Column", "Kind", "Encoded feature") else "left")
+    means, stds = prep["x_mean"], prep["x_std"]
     j = 0
-    for column in info["columns"]:
+
+    def row(column, kind, feature, impute="", clip=""):
+        nonlocal j
+        table.add_row(column, kind, feature, format_value(means[j]), format_value(stds[j]),
+                      *[impute] * imputes, *[clip] * clips)
+        j += 1
+
+    for column, p in zip(info["columns"], per_column):
+        fill = "" if p.get("impute") is None else (format_value(p["impute"]) if column["kind"] == "numeric"
+                                                   else str(p["impute"]))
         if column["kind"] == "numeric":
-            table.add_row(column["name"], "numeric", column["name"], format_value(means[j]), format_value(stds[j]))
-            j += 1
-            continue
-        for k, category in enumerate(column["categories"]):
-            table.add_row(column["name"] if k == 0 else "", "one-hot" if k == 0 else "",
-                          f"{column['name']}={category}", format_value(means[j]), format_value(stds[j]))
-            j += 1
+            row(column["name"], "numeric", column["name"], fill, format_value(prep["clip"]) if clips else "")
+        for k, category in enumerate(column["categories"] if column["kind"] == "categorical" else []):
+            row(column["name"] if k == 0 else "", "one-hot" if k == 0 else "", f"{column['name']}={category}",
+                fill if k == 0 else "")
+        if p.get("indicator"):
+            row("", "indicator", p["indicator"])
     return table
+
+
+_INVERSES = {"log1p": "expm1 (back in the target's units)"}
 
 
 def target_lines(info: dict) -> list[str]:
@@ -338,6 +361,9 @@ def target_lines(info: dict) -> list[str]:
         prep = info["preprocessing"]
         scaling = (f"predicted as z and returned as z * {format_value(prep['y_std'][0])} + "
                    f"{format_value(prep['y_mean'][0])}")
+        if (prep.get("target") or {}).get("transform", "none") != "none":
+            transform = prep["target"]["transform"]
+            scaling = f"learnt as {transform}(target), {scaling}, then {_INVERSES[transform]}"
         lines = [f"target {target!r}: regression, {scaling}"]
     else:
         lines = [f"target {target!r}: {task} classification, {len(info['classes'])} classes: "
