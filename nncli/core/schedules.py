@@ -106,7 +106,7 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule, learning_rate, epochs, warmup_epochs=0, monitor="val_loss"):
         self.schedule, self.learning_rate, self.epochs = schedule, learning_rate, epochs
         self.warmup_epochs, self.monitor = warmup_epochs, monitor
-        self.warmup_steps, self.step_number = 0, 0
+        self.warmup_steps, self.step_number, self.last_rate = 0, 0, None
 
     def on_train_begin(self, logs):
         self.warmup_steps = self.warmup_epochs * logs["steps_per_epoch"]
@@ -115,11 +115,12 @@ class LearningRateScheduler(Callback):
 
     def on_batch_end(self, step, logs):
         self.step_number += 1
+        self.last_rate = logs["learning_rate"]
         if self.step_number < self.warmup_steps:
             self._set(warmup(self.step_number + 1, self.warmup_steps, self.learning_rate))
 
     def on_epoch_end(self, epoch, logs):
-        logs["learning_rate"] = float(self.trainer.optimizer.learning_rate)
+        logs["learning_rate"] = float(self.last_rate)
         observe = getattr(self.schedule, "observe", None)
         if observe is not None and epoch > self.warmup_epochs:
             observe(logs.get(self.monitor))

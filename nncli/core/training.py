@@ -282,9 +282,11 @@ class Trainer:
             update(params, grads)
             total += batch_loss * (len(Xb) if wb is None else float(wb.sum(dtype=np.float64)))
             self.steps += 1
+            # One logs dict for all: each callback sees the rate of this update, even
+            # after a schedule before it has set the next one.
+            logs = {"loss": batch_loss, "learning_rate": self.optimizer.learning_rate}
             for cb in self.callbacks:
-                cb.on_batch_end(self.steps, {"loss": batch_loss,
-                                             "learning_rate": self.optimizer.learning_rate})
+                cb.on_batch_end(self.steps, logs)
             if self.stop_training:
                 break
         return total / (m if w is None else float(w.sum(dtype=np.float64)))
