@@ -13,9 +13,15 @@ def targets(rng, loss, m, units):
     return np.eye(units)[rng.integers(0, units, m)]
 
 
-def numeric_gradients(net, loss, X, Y):
-    """Central differences of the loss with respect to every parameter."""
+def numeric_gradients(net, loss, X, Y, objective=None):
+    """Central differences of the loss with respect to every parameter.
+
+    ``objective`` (a function of no arguments, reading the network's parameters) replaces
+    the plain loss of ``forward(X)``: e.g. a weighted loss, or one with a dropout mask.
+    """
     def value():
+        if objective is not None:
+            return objective()
         Zs, As = net.forward(X)
         return loss.value(Y, As[-1], Zs[-1])
 

@@ -55,7 +55,8 @@ def test_loss_and_metrics_match_training_on_the_same_data(trained, name):
 def test_classification_json_fields(trained):
     model, val = trained["iris.csv"]
     result = evaluate_json(model, val)
-    assert list(result) == ["n_rows", "loss", "accuracy", "per_class", "confusion_matrix"]
+    assert list(result) == ["n_rows", "loss", "accuracy", "balanced_accuracy", "macro_f1", "per_class",
+                            "confusion_matrix"]
     labels = ["setosa", "versicolor", "virginica"]
     assert list(result["per_class"]) == labels
     assert all(list(s) == ["precision", "recall", "f1", "support"] for s in result["per_class"].values())

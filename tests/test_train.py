@@ -96,7 +96,7 @@ def test_history_and_plain_output(cli, tmp_path):
     assert 9 <= len(epoch_lines) <= 11 and epoch_lines[-1].startswith("epoch 30/30")
     assert "model saved to" in result.stderr
     rows = history.read_text().splitlines()
-    assert rows[0] == "epoch,train_loss,val_loss,val_accuracy,seconds"
+    assert rows[0] == "epoch,train_loss,val_loss,val_accuracy,val_balanced_accuracy,val_macro_f1,seconds"
     assert len(rows) == 31 and rows[30].startswith("30,")
 
 

@@ -15,11 +15,13 @@ from nncli.io.dataset import Dataset, load_dataset
 from nncli.errors import ConfigError
 from nncli.io.atomic import atomic_write
 from nncli.core.losses import get_loss
-from nncli.core.metrics import metric_function
+from nncli.core.metrics import metric_function, true_classes
+from nncli.core.registry import did_you_mean
 from nncli.io.modelfile import Model
 from nncli.core.network import Network
 from nncli.core.optimizers import get_optimizer
 from nncli.core.preprocessing import get_target_transform
+from nncli.core.schedules import LearningRateScheduler, get_schedule
 from nncli.core.training import EarlyStopping, Trainer
 
 
@@ -59,18 +61,28 @@ def build_trainer(config: Config, ds: Dataset, callbacks=(), learning_rate=None,
     check_fit(config, ds)
     t = config.training
     _, train_rng = rngs(t.seed)
-    layers = [layer.model_dump(exclude_none=True) for layer in config.model.layers]
+    layers = [layer.model_dump(exclude_none=True, exclude={"dropout"}) for layer in config.model.layers]
     network = Network(ds.X_train.shape[1], layers, dtype=np.dtype(t.dtype)).initialize(train_rng, config.model.init)
-    loss = get_loss(config.loss)
+    loss = get_loss(config.loss, config.label_smoothing)
+    learning_rate = t.learning_rate if learning_rate is None else learning_rate
+    epochs = t.epochs if epochs is None else epochs
+    monitor = "val_loss" if ds.X_val is not None else "train_loss"
     callbacks = list(callbacks)
     if t.early_stopping is not None:
-        monitor = "val_loss" if ds.X_val is not None else "train_loss"
         callbacks.insert(0, EarlyStopping(t.early_stopping.patience, t.early_stopping.min_delta, monitor))
+    schedule = t.schedule
+    if schedule.name != "constant" or schedule.warmup_epochs:
+        params = {k: v for k, v in schedule.model_dump(exclude={"name", "warmup_epochs"}).items() if v is not None}
+        # First: it adds the learning rate to the epoch logs the others read.
+        callbacks.insert(0, LearningRateScheduler(get_schedule(schedule.name, **params), learning_rate, epochs,
+                                                  schedule.warmup_epochs, monitor))
+    dropout = [layer.dropout for layer in config.model.layers]
     return Trainer(
-        network, loss, get_optimizer(t.optimizer, t.learning_rate if learning_rate is None else learning_rate),
-        epochs=t.epochs if epochs is None else epochs, batch_size=None if t.batch_size == "full" else t.batch_size,
+        network, loss, get_optimizer(t.optimizer, learning_rate, **t.optimizer_params()),
+        epochs=epochs, batch_size=None if t.batch_size == "full" else t.batch_size,
         rng=train_rng, callbacks=callbacks, task=ds.task,
         metric_fn=metric_function(ds.task, ds.y_mean, ds.y_std, _inverse(ds.target_transform)),
+        dropout=dropout if any(dropout) else None,
     )
 
 
@@ -79,11 +91,63 @@ def _inverse(transform):
     return None if transform == "none" else get_target_transform(transform)[1]
 
 
-def final_metrics(trainer, ds):
-    """Loss and metrics of the trained weights on the training and validation sets."""
-    out = {f"train_{k}": v for k, v in trainer.evaluate(ds.X_train, ds.Y_train).items()}
+def sample_weights(config: Config, ds: Dataset):
+    """(w_train, w_val): the per-row weights of the losses, each of shape (m,) or None.
+
+    The product of the data's own weights (``Dataset.sample_weight_train`` /
+    ``sample_weight_val``, from ``data.weight``) and of ``training.class_weight``:
+    ``balanced`` gives class k the weight n / (K n_k) (n training rows, K classes, n_k rows
+    of class k in the training split), a mapping {label: weight} its weights (1 for the
+    labels it leaves out). The same class weights apply to the validation rows, so that
+    val_loss is the loss training minimises.
+    """
+    w_train = getattr(ds, "sample_weight_train", None)
+    w_val = getattr(ds, "sample_weight_val", None)
+    if config.training.class_weight is None:
+        return w_train, w_val
+    per_class = class_weights(config.training.class_weight, ds)
+    out = []
+    for Y, w in ((ds.Y_train, w_train), (ds.Y_val, w_val)):
+        if Y is None:
+            out.append(w)
+            continue
+        cw = per_class[true_classes(Y)]
+        out.append(cw if w is None else np.asarray(w, np.float64) * cw)
+    return tuple(out)
+
+
+def class_weights(spec, ds: Dataset):
+    """The weight of each class (ndarray of shape (K,), in ds.classes order) for
+    ``training.class_weight``; ConfigError naming a label the target does not hold."""
+    if spec == "balanced":
+        counts = np.bincount(true_classes(ds.Y_train), minlength=len(ds.classes)).astype(np.float64)
+        if (counts == 0).any():
+            missing = ds.classes[int(np.argmin(counts))]
+            raise ConfigError(f"training.class_weight: balanced needs every class in the training split, "
+                              f"but {missing!r} has no rows there")
+        return counts.sum() / (len(ds.classes) * counts)
+    unknown = [label for label in spec if label not in ds.classes]
+    if unknown:
+        raise ConfigError(f"training.class_weight: {unknown[0]!r} is not a class of target {ds.target!r}"
+                          f"{did_you_mean(unknown[0], ds.classes)}; the classes are: {', '.join(ds.classes[:20])}")
+    return np.array([spec.get(label, 1.0) for label in ds.classes], np.float64)
+
+
+def fit(trainer, config: Config, ds: Dataset, validation=True):
+    """``trainer.fit`` on the dataset's arrays, with the config's sample weights."""
+    w_train, w_val = sample_weights(config, ds)
+    if not validation:
+        return trainer.fit(ds.X_train, ds.Y_train, sample_weight=w_train)
+    return trainer.fit(ds.X_train, ds.Y_train, ds.X_val, ds.Y_val, sample_weight=w_train, val_sample_weight=w_val)
+
+
+def final_metrics(trainer, ds, config=None):
+    """Loss and metrics of the trained weights on the training and validation sets
+    (the losses weighted as in training, when the config has weights)."""
+    w_train, w_val = sample_weights(config, ds) if config is not None else (None, None)
+    out = {f"train_{k}": v for k, v in trainer.evaluate(ds.X_train, ds.Y_train, w_train).items()}
     if ds.X_val is not None:
-        out.update({f"val_{k}": v for k, v in trainer.evaluate(ds.X_val, ds.Y_val).items()})
+        out.update({f"val_{k}": v for k, v in trainer.evaluate(ds.X_val, ds.Y_val, w_val).items()})
     return out
 
 
@@ -101,15 +165,16 @@ def make_model(config: Config, ds: Dataset, trainer, metrics) -> Model:
                  ds.y_std if ds.task == "regression" else None, ds.x_clip)
 
 
-def train(trainer, ds: Dataset):
-    """Run ``trainer`` on the dataset; returns (result, metrics, seconds).
+def train(trainer, ds: Dataset, config: Config):
+    """Run ``trainer`` on the dataset, with the sample weights of ``config``;
+    returns (result, metrics, seconds).
 
     ``metrics`` (from ``final_metrics``) is empty when the run diverged.
     """
     start = time.perf_counter()
-    result = trainer.fit(ds.X_train, ds.Y_train, ds.X_val, ds.Y_val)
+    result = fit(trainer, config, ds)
     seconds = time.perf_counter() - start
-    metrics = {} if result.status == "diverged" else final_metrics(trainer, ds)
+    metrics = {} if result.status == "diverged" else final_metrics(trainer, ds, config)
     return result, metrics, seconds
 
 

@@ -13,10 +13,10 @@ import numpy as np
 
 from nncli.errors import DataError
 from nncli.core.losses import get_loss
-from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, class_scores, confusion_matrix,
-                                predicted_classes)
-from nncli.io.encoding import class_matrix, column_text, encode_chunk
+from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, balanced_accuracy, class_scores,
+                                confusion_matrix, macro_f1, predicted_classes, roc_auc)
 from nncli.core.preprocessing import TARGET_TRANSFORMS
+from nncli.io.encoding import class_matrix, column_text, encode_chunk
 from nncli.io.modelfile import encoding_columns, forward, probabilities, regression_values, target_transform
 
 @dataclass
@@ -205,6 +205,8 @@ class _Sums:
         else:
             k = len(model.meta["classes"])
             self.confusion = np.zeros((k, k), np.int64)
+            # ROC-AUC ranks every row: binary keeps each chunk's classes and scores.
+            self.truth, self.scores = [], []
 
     def add(self, loss, chunk, Z, A, table):
         """Add a chunk of ``table``: its targets ``chunk.y`` (values, or class indices) and outputs."""
@@ -220,6 +222,9 @@ class _Sums:
             self.errors.add(chunk.y, regression_values(self.model, A))
         else:
             self.confusion += confusion_matrix(chunk.y, predicted_classes(A), len(self.confusion))
+            if self.task == "binary":
+                self.truth.append(np.asarray(chunk.y, np.int8))
+                self.scores.append(A[:, 0].astype(np.float64))
 
     def _targets(self, y, chunk, table):
         """Y as in training: transformed and standardised values, or one-hot classes (one unit for binary)."""
@@ -242,10 +247,14 @@ class _Sums:
             return {"n_rows": self.n, "loss": self.loss_sum / self.n, **self.errors.metrics()}
         classes, C = self.model.meta["classes"], self.confusion
         scores = class_scores(C)
+        extra = {"balanced_accuracy": balanced_accuracy(C), "macro_f1": macro_f1(C)}
+        if self.task == "binary":
+            extra["roc_auc"] = roc_auc(np.concatenate(self.truth), np.concatenate(self.scores))
         return {
             "n_rows": self.n,
             "loss": self.loss_sum / self.n,
             "accuracy": accuracy_from_confusion(C),
+            **extra,
             "per_class": {label: {"precision": float(scores["precision"][k]), "recall": float(scores["recall"][k]),
                                   "f1": float(scores["f1"][k]), "support": int(scores["support"][k])}
                           for k, label in enumerate(classes)},

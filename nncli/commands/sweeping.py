@@ -24,6 +24,7 @@ import numpy as np
 from nncli import interrupts
 from nncli.commands import pipeline
 from nncli.config import Config, to_dict, to_yaml
+from nncli.config.schema import ScheduleConfig
 from nncli.errors import UsageError
 from nncli.core.training import Callback
 
@@ -97,7 +98,7 @@ def run_one(config: Config, ds, learning_rate, epochs=None) -> Run:
     """Train ``config`` on ``ds`` at ``learning_rate`` and summarise the run."""
     guard = DivergenceGuard()
     trainer = pipeline.build_trainer(config, ds, [guard], learning_rate=learning_rate, epochs=epochs)
-    result = trainer.fit(ds.X_train, ds.Y_train, ds.X_val, ds.Y_val)
+    result = pipeline.fit(trainer, config, ds)
     history = result.history
     key = "val_loss" if ds.X_val is not None else "train_loss"
     judged = np.array([logs[key] for logs in history], dtype=float)
@@ -398,12 +399,13 @@ def range_test(config: Config, ds, min_lr, max_lr, steps=100, on_step=None) -> R
     batch = config.training.batch_size
     per_epoch = 1 if batch == "full" else math.ceil(len(ds.X_train) / min(batch, len(ds.X_train)))
     test = RangeTest(min_lr, max_lr, steps, on_step=on_step)
-    # Early stopping would end the test on the noise of a rising rate.
+    # Early stopping would end the test on the noise of a rising rate; a schedule would fight it.
     config = config.model_copy(deep=True)
     config.training.early_stopping = None
+    config.training.schedule = ScheduleConfig()
     trainer = pipeline.build_trainer(config, ds, [test], learning_rate=min_lr,
                                      epochs=math.ceil(steps / per_epoch))
-    result = trainer.fit(ds.X_train, ds.Y_train)
+    result = pipeline.fit(trainer, config, ds, validation=False)
     stopped = "exploded" if result.status == "diverged" else test.stopped
     out = RangeResult(test.rates, test.losses, test.smoothed, stopped)
     out.best_index = steepest(test.rates, test.smoothed)

@@ -48,7 +48,7 @@ def train(
     stopper = _StopAfterBatch()
     with interrupts.reacting(stopper), display:
         trainer = stopper.trainer = pipeline.build_trainer(cfg, ds, [display])
-        result, metrics, seconds = pipeline.train(trainer, ds)
+        result, metrics, seconds = pipeline.train(trainer, ds, cfg)
 
     if result.status == "diverged":
         raise TrainingFailed(

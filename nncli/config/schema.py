@@ -7,13 +7,15 @@ Errors name the key path (``training.learning_rate``) and what is allowed, with 
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_serializer, model_validator)
 
 from nncli.core.activations import ACTIVATIONS
 from nncli.core.initializers import INITIALIZERS
 from nncli.core.losses import LOSSES, check_pairing, get_loss
 from nncli.core.optimizers import OPTIMIZERS
 from nncli.core.registry import did_you_mean
+from nncli.core.schedules import SCHEDULES
 from nncli.errors import ConfigError
 
 
@@ -136,6 +138,7 @@ class LayerConfig(_Strict):
     units: int = Field(gt=0)
     activation: str
     alpha: float | None = Field(default=None, allow_inf_nan=False)
+    dropout: float = Field(default=0.0, ge=0, lt=1)  # fraction of this layer's outputs dropped in training
 
     @field_validator("activation")
     @classmethod
@@ -166,6 +169,60 @@ class EarlyStoppingConfig(_Strict):
     min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
+# The parameters of each schedule, with their defaults (None: required).
+SCHEDULE_PARAMS = {
+    "constant": {},
+    "step": {"step_size": None, "gamma": 0.1},
+    "cosine": {"min_lr": 0.0},
+    "flat_cos": {"flat_fraction": 0.5, "min_lr": 0.0},
+    "reduce_on_plateau": {"factor": 0.5, "patience": 10, "min_lr": 0.0},
+}
+
+
+class ScheduleConfig(_Strict):
+    """training.schedule: a name, or a mapping {name, warmup_epochs, <the schedule's parameters>}."""
+
+    name: str = "constant"
+    warmup_epochs: int = Field(default=0, ge=0)
+    step_size: int | None = Field(default=None, gt=0)
+    gamma: float | None = Field(default=None, gt=0, le=1)
+    min_lr: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    flat_fraction: float | None = Field(default=None, ge=0, lt=1)
+    factor: float | None = Field(default=None, gt=0, lt=1)
+    patience: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_alone(cls, v):
+        return {"name": v} if isinstance(v, str) else v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return _choice(v, list(SCHEDULES), "schedule")
+
+    @model_validator(mode="after")
+    def _parameters_of_the_schedule(self):
+        own = SCHEDULE_PARAMS[self.name]
+        for key in [k for k in SCHEDULE_PARAMS["reduce_on_plateau"] | SCHEDULE_PARAMS["step"]
+                    | SCHEDULE_PARAMS["flat_cos"] if getattr(self, k) is not None and k not in own]:
+            users = [name for name, params in SCHEDULE_PARAMS.items() if key in params]
+            raise ValueError(f"{key} is a parameter of schedule {' and '.join(users)}, not {self.name}; remove it")
+        for key, default in own.items():
+            if getattr(self, key) is None:
+                if default is None:
+                    raise ValueError(f"schedule {self.name} needs {key}, e.g. {{name: {self.name}, {key}: 30}}")
+                setattr(self, key, default)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_what_applies(self, handler):
+        # The resolved config shows the schedule's own parameters, and a bare name for
+        # the default (constant, no warm-up).
+        out = {k: v for k, v in handler(self).items() if v is not None}
+        return self.name if out == {"name": "constant", "warmup_epochs": 0} else out
+
+
 class TrainingConfig(_Strict):
     learning_rate: float = Field(gt=0, allow_inf_nan=False)
     epochs: int = Field(gt=0)
@@ -174,6 +231,28 @@ class TrainingConfig(_Strict):
     seed: int = Field(default=0, ge=0)  # numpy's SeedSequence takes non-negative integers
     dtype: str = "float32"
     early_stopping: EarlyStoppingConfig | None = None
+    weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    # Optimizer parameters; None: the optimizer's default (filled in for the optimizer used).
+    momentum: float | None = Field(default=None, ge=0, lt=1)
+    nesterov: bool | None = None
+    beta1: float | None = Field(default=None, ge=0, lt=1)
+    beta2: float | None = Field(default=None, ge=0, lt=1)
+    epsilon: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    class_weight: Literal["balanced"] | dict[str, float] | None = None
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weight(cls, v):
+        if isinstance(v, dict):
+            # Labels as spelled in the CSV: YAML may read 0: 2.0 as a number key.
+            for label, weight in v.items():
+                if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < float("inf"):
+                    raise ValueError(f"the weight of class {label!r} must be a positive number (got {weight!r})")
+            return {str(label): float(weight) for label, weight in v.items()}
+        if v is not None and v != "balanced":
+            raise ValueError(f"must be balanced or a mapping {{label: weight}} (got {v!r})")
+        return v
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -192,12 +271,63 @@ class TrainingConfig(_Strict):
     def _dtype(cls, v):
         return _choice(v, ["float32", "float64"], "dtype")
 
+    def optimizer_params(self):
+        """The keyword arguments of the optimizer (nncli.core.optimizers) this config builds."""
+        keys = OPTIMIZER_PARAMS[self.optimizer]
+        params = {arg: getattr(self, key) for key, arg in keys.items()}
+        return {**params, "weight_decay": self.weight_decay}
+
+
+# The optimizer parameters under training, with the argument each becomes and its default.
+OPTIMIZER_PARAMS = {"sgd": {}, "momentum": {"momentum": "beta", "nesterov": "nesterov"},
+                    "adam": {"beta1": "beta1", "beta2": "beta2", "epsilon": "epsilon"}}
+OPTIMIZER_DEFAULTS = {"momentum": 0.9, "nesterov": False, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+
+
+def _check_optimizer_params(t):
+    """Raise ValueError for an optimizer parameter the chosen optimizer does not take; fill in
+    the defaults of those it does."""
+    own = OPTIMIZER_PARAMS[t.optimizer]
+    for key in OPTIMIZER_DEFAULTS:
+        if key not in own and getattr(t, key) is not None:
+            user = next(name for name, params in OPTIMIZER_PARAMS.items() if key in params)
+            raise ValueError(f"training.{key} applies to optimizer {user} only, but training.optimizer is "
+                             f"{t.optimizer}; remove it, or set training.optimizer: {user}")
+        if key in own and getattr(t, key) is None:
+            setattr(t, key, OPTIMIZER_DEFAULTS[key])
+
 
 class Config(_Strict):
     data: DataConfig
     model: ModelConfig
-    loss: str
+    loss: str  # the loss's name, whichever form the config used
     training: TrainingConfig
+    # From the mapping form loss: {name, label_smoothing}; not a key of its own.
+    label_smoothing: float = Field(default=0.0, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _loss_mapping(cls, raw):
+        """loss: NAME, or loss: {name: NAME, label_smoothing: EPSILON}: normalised to the
+        name in ``loss`` and epsilon in ``label_smoothing``."""
+        if not isinstance(raw, dict):
+            return raw
+        if "label_smoothing" in raw:
+            raise ValueError("unknown key 'label_smoothing' at the top level; write "
+                             "loss: {name: cross_entropy, label_smoothing: 0.1}")
+        loss = raw.get("loss")
+        if not isinstance(loss, dict):
+            return raw
+        unknown = [k for k in loss if k not in ("name", "label_smoothing")]
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r} in loss{did_you_mean(unknown[0], ['name', 'label_smoothing'])}; "
+                             "allowed: name, label_smoothing")
+        if "name" not in loss:
+            raise ValueError("loss.name is required but missing, e.g. loss: {name: cross_entropy, label_smoothing: 0.1}")
+        eps = loss.get("label_smoothing", 0.0)
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 <= eps < 1:
+            raise ValueError(f"loss.label_smoothing: must be a number in [0, 1) (got {eps!r})")
+        return {**raw, "loss": loss["name"], "label_smoothing": float(eps)}
 
     @field_validator("loss")
     @classmethod
@@ -228,6 +358,29 @@ class Config(_Strict):
         if data.stratify is None:
             data.stratify = not regression
         return self
+
+    @model_validator(mode="after")
+    def _keys_fit_each_other(self):
+        layers, t = self.model.layers, self.training
+        if layers[-1].dropout:
+            raise ValueError(f"model.layers.{len(layers) - 1}.dropout: dropout is not allowed on the output "
+                             "layer; put it on a hidden layer")
+        if self.label_smoothing and self.loss not in ("cross_entropy", "binary_cross_entropy"):
+            raise ValueError(f"loss.label_smoothing applies to cross_entropy and binary_cross_entropy, "
+                             f"not {self.loss}; remove it")
+        if t.class_weight is not None and self.loss == "mse":
+            raise ValueError("training.class_weight applies to classification (cross_entropy, "
+                             "binary_cross_entropy), not mse; remove it")
+        _check_optimizer_params(t)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _loss_as_written(self, handler):
+        # The resolved config keeps loss: NAME (as old model files have it) unless smoothed.
+        out = handler(self)
+        if self.label_smoothing:
+            out["loss"] = {"name": self.loss, "label_smoothing": self.label_smoothing}
+        return out
 
 
 # --- error messages -------------------------------------------------------------------

@@ -22,8 +22,73 @@ def true_classes(Y):
 
 
 def classification_metrics(Y, A):
-    """{"accuracy": fraction of rows whose predicted class is the true one}."""
-    return {"accuracy": float(np.mean(predicted_classes(A) == true_classes(Y)))}
+    """Accuracy, balanced accuracy and macro F1 of the predicted classes; ROC-AUC of the
+    scores for one sigmoid output (binary).
+
+    Returns
+    -------
+    dict: accuracy (fraction of rows whose predicted class is the true one),
+    balanced_accuracy, macro_f1 (see ``balanced_accuracy`` and ``macro_f1``), and for
+    binary roc_auc (nan when the rows hold one class only)
+    """
+    true, predicted = true_classes(Y), predicted_classes(A)
+    C = confusion_matrix(true, predicted, max(Y.shape[1], 2))
+    out = {"accuracy": float(np.mean(predicted == true)),
+           "balanced_accuracy": balanced_accuracy(C), "macro_f1": macro_f1(C)}
+    if A.shape[1] == 1:
+        out["roc_auc"] = roc_auc(true, A[:, 0])
+    return out
+
+
+def balanced_accuracy(C):
+    """The mean recall over the classes present in the truth (scikit-learn's
+    ``balanced_accuracy_score``), from a confusion matrix C (rows: truth)."""
+    support = C.sum(axis=1)
+    present = support > 0
+    return float(np.mean(np.diag(C)[present] / support[present]))
+
+
+def macro_f1(C):
+    """The mean F1 over the classes present in the truth or the predictions (scikit-learn's
+    ``f1_score(average="macro")``, 0 where undefined), from a confusion matrix C."""
+    used = (C.sum(axis=0) + C.sum(axis=1)) > 0
+    return float(np.mean(class_scores(C)["f1"][used]))
+
+
+def average_ranks(x):
+    """Ranks 1..m of the values of ``x`` (shape (m,)), ties given the mean of their ranks."""
+    x = np.asarray(x)
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    # Runs of equal values: each gets the mean of the ranks start+1 .. end.
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    ends = np.r_[starts[1:], len(x)]
+    ranks = np.empty(len(x), np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
+def roc_auc(true, scores):
+    """Area under the ROC curve, by ranks (Mann-Whitney U): the probability that a random
+    positive scores above a random negative, ties counting one half.
+
+    Parameters
+    ----------
+    true : ndarray of shape (m,), 1 for the positive class, 0 for the negative
+    scores : ndarray of shape (m,), higher means more likely positive
+
+    Returns
+    -------
+    float: (sum of the positives' ranks - n_pos (n_pos + 1) / 2) / (n_pos n_neg), nan if
+    either class is absent
+    """
+    positive = np.asarray(true) == 1
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = average_ranks(np.asarray(scores, np.float64))
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def regression_metrics(Y, A, y_mean=0.0, y_std=1.0, inverse=None):

@@ -89,6 +89,11 @@ class Network:
             self.W[:], self.b[:] = self._views[0::2], self._views[1::2]
         return self._vector
 
+    def weight_mask(self):
+        """A vector laid out as ``parameter_vector()``: 1 on the weights W, 0 on the biases b."""
+        return np.concatenate([np.full(P.size, float(k % 2 == 0), self.dtype)
+                               for k, P in enumerate(self.params())])
+
     def get_weights(self):
         """A copy of every parameter array, in the order of ``params()``."""
         return [P.copy() for P in self.params()]
@@ -98,7 +103,7 @@ class Network:
         for P, value in zip(self.params(), weights):
             P[...] = value
 
-    def forward(self, X, workspace=None):
+    def forward(self, X, workspace=None, masks=None):
         """Forward propagation.
 
         Parameters
@@ -107,6 +112,9 @@ class Network:
         workspace : Workspace, optional
             Write Z and A into its arrays (for m <= workspace.rows) instead of new ones;
             they are overwritten by the next call with the same workspace.
+        masks : list of L arrays of shape (m, n[l]) or None, optional
+            Inverted dropout (training only): layer l + 1 takes A[l] * masks[l] as its
+            input where masks[l] is not None. A[l] itself stays g(Z[l]).
 
         Returns
         -------
@@ -119,6 +127,8 @@ class Network:
         Zs, As = [], []
         A = X
         for l, (W, b, g) in enumerate(zip(self.W, self.b, self.activations)):
+            if l > 0 and masks is not None and masks[l - 1] is not None:
+                A = A * masks[l - 1]  # the dropped-out output of layer l
             Z = matmul(A, W, out=Z_out[l])
             Z += b
             A = g.forward(Z, out=A_out[l])
@@ -126,7 +136,7 @@ class Network:
             As.append(A)
         return Zs, As
 
-    def backward(self, X, Y, Zs, As, loss, workspace=None):
+    def backward(self, X, Y, Zs, As, loss, workspace=None, masks=None, sample_weight=None):
         """Backpropagation by the chain rule.
 
         Parameters
@@ -137,6 +147,11 @@ class Network:
         loss : nncli.core.losses.Loss
         workspace : Workspace, optional
             Write the gradients (and the deltas on the way) into its arrays.
+        masks : the dropout masks given to ``forward``, if any
+            The input of layer l + 1 was D = A[l] * M, so dW[l+1] = D^T dZ and
+            dA[l] = (dZ W[l+1]^T) * M.
+        sample_weight : ndarray of shape (m,), optional
+            Per-example weights of the loss (see nncli.core.losses).
 
         Returns
         -------
@@ -148,15 +163,21 @@ class Network:
         else:
             grads_out, dZ_out = workspace.grads, workspace.batch(m)[2]
         grads = [None] * (2 * L)
-        dZ = loss.output_delta(Y, As[-1], Zs[-1], self.activations[-1], out=dZ_out[-1])
+        extra = {} if sample_weight is None else {"sample_weight": sample_weight}
+        dZ = loss.output_delta(Y, As[-1], Zs[-1], self.activations[-1], out=dZ_out[-1], **extra)
         for l in range(L - 1, -1, -1):
+            mask = masks[l - 1] if masks is not None and l > 0 else None
             A_prev = As[l - 1] if l > 0 else X
+            if mask is not None:
+                A_prev = A_prev * mask
             grads[2 * l] = matmul(A_prev.T, dZ, out=grads_out[2 * l])
             # db = sum of dZ's rows, as a matrix-vector product: BLAS sums the rows of
             # a narrow dZ many times faster than numpy's column-wise reduction.
             grads[2 * l + 1] = np.matmul(self._ones(m), dZ, out=grads_out[2 * l + 1])
             if l > 0:
                 dA_prev = matmul(dZ, self.W[l].T, out=dZ_out[l - 1])
+                if mask is not None:
+                    dA_prev *= mask
                 dZ = self.activations[l - 1].backward(dA_prev, Zs[l - 1], As[l - 1], out=dA_prev)
         return grads
 

@@ -3,6 +3,8 @@
 The loop never prints. After each epoch it calls ``on_epoch_end(epoch, logs)`` on
 every callback (Keras style), with ``logs`` a plain dict:
     {"train_loss": float, "val_loss": float | None, "val_<metric>": float, ..., "seconds": float}
+Callbacks run in list order and may add to ``logs`` for the ones after them (the
+learning-rate schedule adds "learning_rate").
 Callbacks may stop training through ``trainer.stop(status)``; the loop checks after
 every batch, so a stop (e.g. Ctrl-C) takes effect at the end of the current batch.
 """
@@ -12,6 +14,7 @@ import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -32,7 +35,7 @@ class Callback:
         self.trainer = trainer
 
     def on_train_begin(self, logs):
-        """logs: {"epochs", "n_train", "n_val", "task"}."""
+        """logs: {"epochs", "n_train", "n_val", "task", "steps_per_epoch"}."""
 
     def on_epoch_end(self, epoch, logs):
         """epoch is 1-based; logs as described in the module docstring."""
@@ -53,6 +56,10 @@ class EarlyStopping(Callback):
 
     def __init__(self, patience, min_delta=0.0, monitor="val_loss"):
         self.patience, self.min_delta, self.monitor = patience, min_delta, monitor
+        self.on_train_begin({})
+
+    def on_train_begin(self, logs):
+        # A fresh start for every fit, so that one instance can be reused.
         self.best, self.best_epoch, self.best_weights, self.wait = np.inf, None, None, 0
 
     def on_epoch_end(self, epoch, logs):
@@ -94,7 +101,7 @@ class Trainer:
     batch_size : int or None
         None (or >= m) means full-batch gradient descent: one update per epoch, no shuffle.
     rng : numpy.random.Generator
-        Shuffles the examples every epoch.
+        Shuffles the examples every epoch, and draws the dropout masks.
     callbacks : list of Callback-like objects
     metric_fn : callable (Y, A) -> dict, optional
         Validation metrics, reported as ``val_<name>`` in the epoch logs.
@@ -103,14 +110,27 @@ class Trainer:
     blas_threads : int or None
         Threads for the matrix products during ``fit``; None chooses from the size of
         the products (see ``blas_threads_for``).
+    dropout : list of L floats in [0, 1), optional
+        Inverted dropout per layer, on its output, during training only: each unit of
+        A[l] is kept with probability 1 - p (mask drawn from ``rng`` per batch) and scaled
+        by 1 / (1 - p), so that evaluation needs no rescaling. The output layer's is 0.
+
+    The optimizer's ``weight_decay`` (if it has one) applies to the weights W only.
+    The loss's label smoothing applies to the training targets only: validation losses
+    are computed on the true targets.
     """
 
     def __init__(self, network, loss, optimizer, *, epochs, batch_size, rng,
-                 callbacks=(), metric_fn=None, task="regression", blas_threads=None):
+                 callbacks=(), metric_fn=None, task="regression", blas_threads=None, dropout=None):
         self.network, self.loss, self.optimizer = network, loss, optimizer
         self.epochs, self.batch_size, self.rng = epochs, batch_size, rng
         self.callbacks, self.metric_fn, self.task = list(callbacks), metric_fn, task
         self.blas_threads = blas_threads
+        self.dropout = [float(p) for p in dropout] if dropout is not None and any(dropout) else None
+        if self.dropout is not None and (len(self.dropout) != network.n_layers or self.dropout[-1]
+                                         or not all(0 <= p < 1 for p in self.dropout)):
+            raise ValueError(f"dropout needs one rate in [0, 1) per layer, 0 for the output layer "
+                             f"(got {dropout})")
         self.stop_training, self.status = False, "completed"
         self.steps = 0  # parameter updates made so far
 
@@ -118,38 +138,63 @@ class Trainer:
         """Ask the loop to stop after the current batch, ending with ``status``."""
         self.stop_training, self.status = True, status
 
-    def evaluate(self, X, Y):
-        """Loss and metrics of the current weights on (X, Y) (a forward pass only)."""
+    def evaluate(self, X, Y, sample_weight=None):
+        """Loss and metrics of the current weights on (X, Y) (a forward pass only).
+
+        With ``sample_weight`` (shape (m,)) the loss is the weighted mean; the metrics
+        are not weighted. No dropout, no label smoothing.
+        """
         Zs, As = self.network.forward(X)
-        logs = {"loss": self.loss.value(Y, As[-1], Zs[-1])}
+        extra = {} if sample_weight is None else {"sample_weight": sample_weight}
+        logs = {"loss": self.loss.value(Y, As[-1], Zs[-1], **extra)}
         if self.metric_fn is not None:
             logs.update(self.metric_fn(Y, As[-1]))
         return logs
 
-    def fit(self, X, Y, X_val=None, Y_val=None):
+    def fit(self, X, Y, X_val=None, Y_val=None, sample_weight=None, val_sample_weight=None):
         """Train for ``epochs`` epochs, or until a callback or a divergence stops it.
 
-        X : ndarray of shape (m, n[0]); Y : ndarray of shape (m, n[L]); likewise the
-        optional validation arrays (all used in the network's dtype, converted once if
-        need be). Returns a TrainResult.
+        Parameters
+        ----------
+        X : ndarray of shape (m, n[0])
+        Y : ndarray of shape (m, n[L])
+        X_val, Y_val : optional validation arrays, likewise
+        sample_weight : ndarray of shape (m,), optional
+            Non-negative weight per training example: each batch's loss is
+            sum_i w_i l_i / sum_i w_i over its rows (the gradients likewise), and the
+            epoch's train_loss the weighted mean over all rows.
+        val_sample_weight : ndarray of shape (m_val,), optional
+            Weights of the validation loss (val_loss), as above; metrics are unweighted.
+
+        Every array is used in the network's dtype, converted once here if need be.
+        Returns a TrainResult.
         """
         dtype = self.network.dtype
         X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
+        if X_val is not None:
+            X_val, Y_val = np.asarray(X_val, dtype), np.asarray(Y_val, dtype)
+        sample_weight = _weights(sample_weight, len(X), dtype, "sample_weight")
+        if X_val is not None:
+            val_sample_weight = _weights(val_sample_weight, len(X_val), dtype, "val_sample_weight")
         batch = self._batch_rows(len(X))
         with self._blas_limit(batch):
-            return self._fit(X, Y, X_val, Y_val, batch)
+            return self._fit(X, self.loss.smooth_targets(Y), X_val, Y_val, batch, sample_weight, val_sample_weight)
 
-    def _fit(self, X, Y, X_val, Y_val, batch):
+    def _fit(self, X, Y, X_val, Y_val, batch, w, w_val):
         self._workspace = Workspace(self.network, batch)
         if batch < len(X):  # shuffled batches are gathered into these
             self._X_batch = np.empty((batch,) + X.shape[1:], X.dtype)
             self._Y_batch = np.empty((batch,) + Y.shape[1:], Y.dtype)
+            if w is not None:
+                self._w_batch = np.empty(batch, w.dtype)
+        self._decay_masks = ([self.network.weight_mask()] if getattr(self.optimizer, "weight_decay", 0)
+                             else None)
         for cb in self.callbacks:
             if hasattr(cb, "set_trainer"):
                 cb.set_trainer(self)
         has_val = X_val is not None and len(X_val) > 0
         begin = {"epochs": self.epochs, "n_train": len(X), "n_val": len(X_val) if has_val else 0,
-                 "task": self.task}
+                 "task": self.task, "steps_per_epoch": math.ceil(len(X) / batch)}
         for cb in self.callbacks:
             cb.on_train_begin(begin)
         result = TrainResult("completed", 0)
@@ -157,7 +202,7 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for epoch in range(1, self.epochs + 1):
                 start = time.perf_counter()
-                train_loss = self._run_epoch(X, Y, batch)
+                train_loss = self._run_epoch(X, Y, batch, w)
                 if not math.isfinite(train_loss):
                     self.status, result.diverged_epoch = "diverged", epoch
                     break
@@ -165,7 +210,7 @@ class Trainer:
                     break  # a partial epoch: no epoch-end report
                 logs = {"train_loss": train_loss, "val_loss": None}
                 if has_val:
-                    val = self.evaluate(X_val, Y_val)
+                    val = self.evaluate(X_val, Y_val, w_val)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 logs["seconds"] = time.perf_counter() - start
                 result.history.append(logs)
@@ -179,7 +224,7 @@ class Trainer:
             cb.on_train_end({"status": result.status, "epochs_run": result.epochs_run})
         return result
 
-    def _gather(self, X, Y, rows):
+    def _gather(self, X, Y, rows, w=None):
         """The examples ``rows`` of X and Y, copied into the batch buffers.
 
         Gathering batch by batch into the same small buffers (rather than copying the
@@ -190,7 +235,8 @@ class Trainer:
         # mode="clip": the rows are valid, and the default "raise" would buffer the output.
         Xb = X.take(rows, axis=0, out=self._X_batch[:k], mode="clip")
         Yb = Y.take(rows, axis=0, out=self._Y_batch[:k], mode="clip")
-        return Xb, Yb
+        wb = None if w is None else w.take(rows, out=self._w_batch[:k], mode="clip")
+        return Xb, Yb, wb
 
     def _batch_rows(self, m):
         return m if self.batch_size is None else max(1, min(self.batch_size, m))
@@ -204,33 +250,71 @@ class Trainer:
 
         return threadpool_limits(limits=threads, user_api="blas")
 
-    def _run_epoch(self, X, Y, batch):
-        """One pass over the shuffled examples; returns the mean of the batch losses."""
+    def _run_epoch(self, X, Y, batch, w=None):
+        """One pass over the shuffled examples; returns the mean of the batch losses
+        (weighted by the batches' rows, or by their sums of sample weights)."""
         m = len(X)
         order = self.rng.permutation(m) if batch < m else None
         net, loss, workspace, total = self.network, self.loss, self._workspace, 0.0
         # One vector each for the parameters and the gradients (backward fills the
         # workspace's): the optimizer updates everything in one vectorised step.
         params, grads = [net.parameter_vector()], [workspace.gradient_vector]
+        update = (self.optimizer.update if self._decay_masks is None
+                  else partial(self.optimizer.update, decay_masks=self._decay_masks))
+        masks, wb = None, None
         for start in range(0, m, batch):
             if order is None:
                 Xb, Yb = X[start:start + batch], Y[start:start + batch]
+                wb = None if w is None else w[start:start + batch]
             else:
-                Xb, Yb = self._gather(X, Y, order[start:start + batch])
-            Zs, As = net.forward(Xb, workspace)
-            batch_loss = loss.value(Yb, As[-1], Zs[-1])
+                Xb, Yb, wb = self._gather(X, Y, order[start:start + batch], w)
+            # Dropout and weights pass only when in use: otherwise the plain calls run.
+            weighted = {} if wb is None else {"sample_weight": wb}
+            if self.dropout is not None:
+                masks = self._dropout_masks(len(Xb))
+                Zs, As = net.forward(Xb, workspace, masks=masks)
+            else:
+                Zs, As = net.forward(Xb, workspace)
+            batch_loss = loss.value(Yb, As[-1], Zs[-1], **weighted)
             if not math.isfinite(batch_loss):
                 return batch_loss
-            net.backward(Xb, Yb, Zs, As, loss, workspace)
-            self.optimizer.update(params, grads)
-            total += batch_loss * len(Xb)
+            net.backward(Xb, Yb, Zs, As, loss, workspace, masks=masks, **weighted)
+            update(params, grads)
+            total += batch_loss * (len(Xb) if wb is None else float(wb.sum(dtype=np.float64)))
             self.steps += 1
+            # One logs dict for all: each callback sees the rate of this update, even
+            # after a schedule before it has set the next one.
+            logs = {"loss": batch_loss, "learning_rate": self.optimizer.learning_rate}
             for cb in self.callbacks:
-                cb.on_batch_end(self.steps, {"loss": batch_loss,
-                                             "learning_rate": self.optimizer.learning_rate})
+                cb.on_batch_end(self.steps, logs)
             if self.stop_training:
                 break
-        return total / m
+        return total / (m if w is None else float(w.sum(dtype=np.float64)))
+
+    def _dropout_masks(self, m):
+        """One mask per layer for a batch of m rows: (U >= p) / (1 - p) with U uniform on
+        [0, 1) from ``rng`` (None where p is 0)."""
+        dtype = self.network.dtype
+        masks = []
+        for p, n in zip(self.dropout, self.network.sizes[1:]):
+            if not p:
+                masks.append(None)
+                continue
+            keep = self.rng.random((m, n), dtype=dtype) >= p
+            masks.append(keep.astype(dtype) * dtype.type(1.0 / (1.0 - p)))
+        return masks
+
+
+def _weights(w, m, dtype, name):
+    """``w`` as an array of shape (m,) in ``dtype``, or None; ValueError if unusable."""
+    if w is None:
+        return None
+    w = np.asarray(w, dtype)
+    if w.shape != (m,):
+        raise ValueError(f"{name} must have shape ({m},), one weight per row (got {w.shape})")
+    if not np.isfinite(w).all() or (w < 0).any() or not w.sum(dtype=np.float64) > 0:
+        raise ValueError(f"{name} must be finite and non-negative, with a positive sum")
+    return w
 
 
 def blas_threads_for(sizes, batch_rows, cores=None):

@@ -19,7 +19,8 @@ STATUS_TEXT = {
     "diverged": "diverged",
     "interrupted": "interrupted",
 }
-METRIC_NAMES = {"loss": "loss", "accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
+METRIC_NAMES = {"loss": "loss", "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
+                "macro_f1": "macro F1", "roc_auc": "ROC-AUC", "rmse": "RMSE", "mae": "MAE", "r2": "R²"}
 
 
 

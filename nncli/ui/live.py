@@ -53,13 +53,16 @@ def display_mode(console: Console, quiet: bool) -> str:
 
 
 def _metric_items(logs: dict) -> Iterable[tuple[str, float]]:
-    """Yield the losses and metrics of an epoch's logs, losses first."""
+    """Yield the losses and metrics of an epoch's logs, losses first, then the learning
+    rate (when a schedule reports it)."""
     for key in ("train_loss", "val_loss"):
         if logs.get(key) is not None:
             yield key, logs[key]
     for key, value in logs.items():
         if key.startswith(("train_", "val_")) and not key.endswith("_loss") and value is not None:
             yield key, value
+    if logs.get("learning_rate") is not None:
+        yield "learning_rate", logs["learning_rate"]
 
 
 class TrainingDisplay:

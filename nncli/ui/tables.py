@@ -249,7 +249,7 @@ def evaluation_table(result: dict) -> Table:
     table.add_column("Metric")
     table.add_column("Value", justify="right")
     table.add_row("rows", str(result["n_rows"]))
-    for key in ("loss", "accuracy", "rmse", "mae", "r2"):
+    for key in ("loss", "accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "rmse", "mae", "r2"):
         if key in result:
             table.add_row(METRIC_NAMES[key], format_value(result[key]))
     return table
