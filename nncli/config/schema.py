@@ -17,7 +17,7 @@ from nncli.errors import ConfigError
 
 
 def _choice(value, allowed, what):
-    if value not in allowed:
+    if isinstance(value, str) and value not in allowed:
         raise ValueError(f"unknown {what} {value!r}{did_you_mean(value, allowed)}; "
                          f"choose one of: {', '.join(allowed)}")
     return value
@@ -28,15 +28,36 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+ActivationName = Literal[tuple(ACTIVATIONS)]
+InitName = Literal[tuple(INITIALIZERS)]
+OptimizerName = Literal[tuple(OPTIMIZERS)]
+LossName = Literal[tuple(LOSSES)]
+MissingPolicy = Literal["error", "drop"]
+DtypeName = Literal["float32", "float64"]
+
+
 class DataConfig(_Strict):
-    path: str
-    target: str
-    features: list[str] | None = None
-    validation: float | str = 0.2
-    standardize: bool = True
-    standardize_target: bool = True
-    categorical: list[str] = Field(default_factory=list)
-    missing: Literal["error", "drop"] = "error"
+    """Where the data is and how it is turned into numbers."""
+
+    path: str = Field(description="CSV file; a relative path is relative to the config file.")
+    target: str = Field(description="The column to predict.")
+    features: list[str] | None = Field(
+        default=None, description="The columns to learn from (default: every other column). "
+                                  "Not together with exclude.")
+    exclude: list[str] | None = Field(
+        default=None, description="Columns not to learn from (e.g. identifiers); every other column "
+                                  "but the target is a feature. Not together with features.")
+    validation: float | str = Field(
+        default=0.2, description="Fraction of the rows held out for validation (seeded shuffle), "
+                                 "in [0, 1); or the path of a CSV file of validation rows; 0 for none.")
+    standardize: bool = Field(default=True, description="z-score numeric features with the training "
+                                                        "split's mean and standard deviation.")
+    standardize_target: bool = Field(default=True, description="mse only: z-score the target "
+                                                               "(metrics stay in its own units).")
+    categorical: list[str] = Field(default_factory=list, description="Columns to one-hot encode even "
+                                                                     "though they hold numbers.")
+    missing: MissingPolicy = Field(default="error", description="A missing value in a used column: "
+                                   "error (stop, naming its line) or drop (leave the row out).")
 
     @field_validator("validation")
     @classmethod
@@ -50,7 +71,7 @@ class DataConfig(_Strict):
     def _missing(cls, v):
         return _choice(v, ["error", "drop"], "missing policy")
 
-    @field_validator("features", "categorical")
+    @field_validator("features", "exclude", "categorical")
     @classmethod
     def _each_column_once(cls, v):
         twice = next((name for i, name in enumerate(v or []) if name in v[:i]), None)
@@ -60,6 +81,9 @@ class DataConfig(_Strict):
 
     @model_validator(mode="after")
     def _target_is_not_a_feature(self):
+        if self.features is not None and self.exclude is not None:
+            raise ValueError("data.features and data.exclude are both given; use one: features lists the "
+                             "columns to use, exclude the columns to leave out")
         for key in ("features", "categorical"):
             if self.target in (getattr(self, key) or []):
                 raise ValueError(f"the target {self.target!r} is also in data.{key}; remove it from there "
@@ -68,11 +92,15 @@ class DataConfig(_Strict):
 
 
 class LayerConfig(_Strict):
-    units: int = Field(gt=0)
-    activation: str
-    alpha: float | None = Field(default=None, allow_inf_nan=False)
+    """One layer: its number of units and its activation."""
 
-    @field_validator("activation")
+    units: int = Field(gt=0, description="Number of units (neurons) in the layer.")
+    activation: ActivationName = Field(description="The layer's activation function; softmax in the "
+                                                   "output layer only, with cross_entropy.")
+    alpha: float | None = Field(default=None, allow_inf_nan=False,
+                                description="leaky_relu only: the slope for negative inputs (default 0.01).")
+
+    @field_validator("activation", mode="before")
     @classmethod
     def _activation(cls, v):
         return _choice(v, list(ACTIVATIONS), "activation")
@@ -87,28 +115,41 @@ class LayerConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    layers: list[LayerConfig] = Field(min_length=1)
-    init: str | None = None
+    """The network: its layers in order, and how its weights start."""
 
-    @field_validator("init")
+    layers: list[LayerConfig] = Field(min_length=1, description="Layers 1..L in order; the last is the "
+                                                                "output layer.")
+    init: InitName | None = Field(default=None, description="Weight initialisation for every layer "
+                                  "(default per layer: he for relu/leaky_relu, xavier otherwise).")
+
+    @field_validator("init", mode="before")
     @classmethod
     def _init(cls, v):
         return v if v is None else _choice(v, list(INITIALIZERS), "init")
 
 
 class EarlyStoppingConfig(_Strict):
-    patience: int = Field(gt=0)
-    min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """Stop when the validation loss stops improving, keeping the best epoch's weights."""
+
+    patience: int = Field(gt=0, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False,
+                             description="The smallest decrease of the loss that counts as an improvement.")
 
 
 class TrainingConfig(_Strict):
-    learning_rate: float = Field(gt=0, allow_inf_nan=False)
-    epochs: int = Field(gt=0)
-    batch_size: int | Literal["full"] = 32
-    optimizer: str = "sgd"
-    seed: int = Field(default=0, ge=0)  # numpy's SeedSequence takes non-negative integers
-    dtype: str = "float32"
-    early_stopping: EarlyStoppingConfig | None = None
+    """How the weights are fitted."""
+
+    learning_rate: float = Field(gt=0, allow_inf_nan=False, description="The step size α of each update.")
+    epochs: int = Field(gt=0, description="Passes over the training data.")
+    batch_size: int | Literal["full"] = Field(
+        default=32, description="Rows per update (a positive integer), or full: one update per epoch.")
+    optimizer: OptimizerName = Field(default="sgd", description="The update rule.")
+    # numpy's SeedSequence takes non-negative integers
+    seed: int = Field(default=0, ge=0, description="Seed of every random choice: same seed, data and "
+                                                   "config give identical weights.")
+    dtype: DtypeName = Field(default="float32", description="Floating-point type of the arrays.")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        default=None, description="Stop when the validation loss stops improving, keeping the best weights.")
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -117,24 +158,27 @@ class TrainingConfig(_Strict):
             return v
         raise ValueError(f"must be a positive integer or 'full' (got {v!r})")
 
-    @field_validator("optimizer")
+    @field_validator("optimizer", mode="before")
     @classmethod
     def _optimizer(cls, v):
         return _choice(v, list(OPTIMIZERS), "optimizer")
 
-    @field_validator("dtype")
+    @field_validator("dtype", mode="before")
     @classmethod
     def _dtype(cls, v):
         return _choice(v, ["float32", "float64"], "dtype")
 
 
 class Config(_Strict):
-    data: DataConfig
-    model: ModelConfig
-    loss: str
-    training: TrainingConfig
+    """An nncli config: the data, the network, the loss and the training."""
 
-    @field_validator("loss")
+    data: DataConfig = Field(description="Where the data is and how it is turned into numbers.")
+    model: ModelConfig = Field(description="The network: its layers and their initialisation.")
+    loss: LossName = Field(description="mse (regression), binary_cross_entropy (one sigmoid unit) or "
+                                       "cross_entropy (softmax, one unit per class).")
+    training: TrainingConfig = Field(description="How the weights are fitted.")
+
+    @field_validator("loss", mode="before")
     @classmethod
     def _loss(cls, v):
         return _choice(v, list(LOSSES), "loss")
@@ -219,6 +263,13 @@ def validate(raw, where="config"):
         if len(problems) == 1:
             raise ConfigError(f"{where}: {problems[0]}") from None
         raise ConfigError(f"{where} has {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the config, generated from the model that validates it
+    (``nncli schema``; committed as nncli.schema.json)."""
+    schema = Config.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "nncli config"}
 
 
 def to_dict(config: Config) -> dict[str, Any]:

@@ -49,11 +49,7 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     if df.empty:
         raise DataError(f"{where} has a header but no data rows; add rows of data")
     require_columns(df, [data_cfg.target], where, "target")
-    names = data_cfg.features or [c for c in df.columns if c != data_cfg.target]
-    if not names:
-        raise DataError(f"{where}: no feature columns: the file holds only the target {data_cfg.target!r}; "
-                        "add columns to learn from")
-    require_columns(df, names, where, "feature")
+    names = feature_columns(data_cfg, df.columns, where)
     require_columns(df, data_cfg.categorical, where, "categorical")
     df = _handle_missing(df, names + [data_cfg.target], data_cfg.missing, where, warnings)
 
@@ -104,6 +100,21 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
                    scale(X_val, x_mean, x_std, names), scale(Y_val, y_shift, y_scale, y_names),
                    names, columns, data_cfg.target, task, classes,
                    x_mean, x_std, y_mean, y_std, warnings)
+
+
+def feature_columns(data_cfg, columns, where):
+    """The feature columns: data.features, or every column but the target and data.exclude."""
+    if data_cfg.features:
+        require_columns(columns, data_cfg.features, where, "feature")
+        return list(data_cfg.features)
+    require_columns(columns, data_cfg.exclude or [], where, "excluded")
+    left_out = {data_cfg.target, *(data_cfg.exclude or [])}
+    names = [c for c in columns if c not in left_out]
+    if not names:
+        held = f"the target {data_cfg.target!r}" + (" and the excluded columns" if data_cfg.exclude else "")
+        raise DataError(f"{where}: no feature columns: the file holds only {held}; add columns to learn from"
+                        + (", or exclude fewer" if data_cfg.exclude else ""))
+    return names
 
 
 def _finite(scaled, raw, names, where):
