@@ -17,6 +17,7 @@ import sys
 import typer
 
 from nncli.commands.evaluate import evaluate
+from nncli.commands.init import init
 from nncli.commands.inspect import inspect_model
 from nncli.commands.lr_sweep import lr_sweep
 from nncli.commands.predict import predict
@@ -163,7 +164,7 @@ def _root(
     _options["debug"] = debug
 
 
-for _name, _command in (("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
+for _name, _command in (("init", init), ("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
                         ("evaluate", evaluate), ("inspect", inspect_model)):
     app.command(_name)(handles_errors(_command))
 
