@@ -16,11 +16,13 @@ import sys
 
 import typer
 
+from nncli.commands.check import check
 from nncli.commands.evaluate import evaluate
 from nncli.commands.init import init
 from nncli.commands.inspect import inspect_model
 from nncli.commands.lr_sweep import lr_sweep
 from nncli.commands.predict import predict
+from nncli.commands.schema import schema
 from nncli.commands.train import train
 from nncli.errors import Interrupted, NncliError, TrainingFailed
 
@@ -164,8 +166,8 @@ def _root(
     _options["debug"] = debug
 
 
-for _name, _command in (("init", init), ("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
-                        ("evaluate", evaluate), ("inspect", inspect_model)):
+for _name, _command in (("init", init), ("check", check), ("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
+                        ("evaluate", evaluate), ("inspect", inspect_model), ("schema", schema)):
     app.command(_name)(handles_errors(_command))
 
 
