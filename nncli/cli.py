@@ -143,7 +143,7 @@ app = typer.Typer(
     cls=_Group,
     help="Train fully-connected neural networks written in NumPy from YAML config files.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
