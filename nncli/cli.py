@@ -17,11 +17,13 @@ import sys
 import typer
 
 from nncli.commands.check import check
+from nncli.commands.common import invocation
 from nncli.commands.evaluate import evaluate
 from nncli.commands.init import init
 from nncli.commands.inspect import inspect_model
 from nncli.commands.lr_sweep import lr_sweep
 from nncli.commands.predict import predict
+from nncli.commands.runs import runs
 from nncli.commands.schema import schema
 from nncli.commands.train import train
 from nncli.errors import Interrupted, NncliError, TrainingFailed
@@ -117,6 +119,7 @@ class _Group(typer.core.TyperGroup):
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
         _options["interrupted"] = False
+        invocation["argv"] = [str(a) for a in (sys.argv[1:] if args is None else args)]
         try:
             code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
         except _ClickException as exc:
@@ -167,7 +170,8 @@ def _root(
 
 
 for _name, _command in (("init", init), ("check", check), ("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
-                        ("evaluate", evaluate), ("inspect", inspect_model), ("schema", schema)):
+                        ("evaluate", evaluate), ("inspect", inspect_model), ("schema", schema),
+                        ("runs", runs)):
     app.command(_name)(handles_errors(_command))
 
 
