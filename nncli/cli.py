@@ -22,6 +22,7 @@ from nncli.commands.evaluate import evaluate
 from nncli.commands.init import init
 from nncli.commands.inspect import inspect_model
 from nncli.commands.lr_sweep import lr_sweep
+from nncli.commands.plot import plot
 from nncli.commands.predict import predict
 from nncli.commands.runs import runs
 from nncli.commands.schema import schema
@@ -171,7 +172,7 @@ def _root(
 
 for _name, _command in (("init", init), ("check", check), ("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
                         ("evaluate", evaluate), ("inspect", inspect_model), ("schema", schema),
-                        ("runs", runs)):
+                        ("plot", plot), ("runs", runs)):
     app.command(_name)(handles_errors(_command))
 
 
