@@ -269,6 +269,12 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema of the config, generated from the model that validates it
     (``nncli schema``; committed as nncli.schema.json)."""
     schema = Config.model_json_schema(mode="validation")
+    defs = schema.get("$defs", {})
+    for model in [schema, *defs.values()]:
+        for prop in model.get("properties", {}).values():
+            ref = prop.get("$ref", "").removeprefix("#/$defs/")
+            if ref in defs and "description" not in prop:  # pydantic leaves it out beside a $ref
+                prop["description"] = defs[ref]["description"]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "nncli config"}
 
 
