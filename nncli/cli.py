@@ -16,10 +16,16 @@ import sys
 
 import typer
 
+from nncli.commands.check import check
+from nncli.commands.common import invocation
 from nncli.commands.evaluate import evaluate
+from nncli.commands.init import init
 from nncli.commands.inspect import inspect_model
 from nncli.commands.lr_sweep import lr_sweep
+from nncli.commands.plot import plot
 from nncli.commands.predict import predict
+from nncli.commands.runs import runs
+from nncli.commands.schema import schema
 from nncli.commands.train import train
 from nncli.errors import Interrupted, NncliError, TrainingFailed
 
@@ -114,6 +120,7 @@ class _Group(typer.core.TyperGroup):
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
         _options["interrupted"] = False
+        invocation["argv"] = [str(a) for a in (sys.argv[1:] if args is None else args)]
         try:
             code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
         except _ClickException as exc:
@@ -139,7 +146,7 @@ app = typer.Typer(
     cls=_Group,
     help="Train fully-connected neural networks written in NumPy from YAML config files.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help, as click writes it: rich's markup in help costs ~0.1 s at every start.
     rich_markup_mode=None,
@@ -164,8 +171,9 @@ def _root(
     _options["debug"] = debug
 
 
-for _name, _command in (("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
-                        ("evaluate", evaluate), ("inspect", inspect_model)):
+for _name, _command in (("init", init), ("check", check), ("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
+                        ("evaluate", evaluate), ("inspect", inspect_model), ("schema", schema),
+                        ("plot", plot), ("runs", runs)):
     app.command(_name)(handles_errors(_command))
 
 

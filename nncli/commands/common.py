@@ -26,6 +26,13 @@ SetOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr; errors only.")]
+RunDirOption = Annotated[Optional[Path], typer.Option(
+    "--run-dir", metavar="DIR", file_okay=False, readable=False,
+    help="Keep this run in a new folder DIR/<UTC time>-<config name>/: the resolved config, the "
+         "results and a summary (nncli runs DIR lists them).")]
+
+# The command line as given (set by nncli.cli for each invocation), for run folders.
+invocation = {"argv": []}
 
 
 def print_json(data):

@@ -5,13 +5,15 @@ The runs themselves (grid, range test, worker processes, Dask) are in
 """
 
 import os
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from nncli.commands.common import ConfigArgument, JsonOption, QuietOption, SetOption, print_json, warn
+from nncli.commands.common import (ConfigArgument, JsonOption, QuietOption, RunDirOption, SetOption, print_json,
+                                   warn)
 
 
 class SweepMode(str, Enum):
@@ -42,6 +44,7 @@ def lr_sweep(
         "--write-config", metavar="PATH", help="Write a copy of the config with the best rate.",
         readable=False)] = None,
     set_: SetOption = None,
+    run_dir: RunDirOption = None,
     quiet: QuietOption = False,
 ):
     """Find a learning rate: train at several rates and compare their validation loss.
@@ -54,7 +57,7 @@ def lr_sweep(
     from nncli import ui
     from nncli.commands import pipeline
     from nncli.commands import sweeping as sweep
-    from nncli.commands.train import training_warnings
+    from nncli.commands.train import RunFolder, training_warnings
     from nncli.config import load_config
     from nncli.errors import TrainingFailed, UsageError
     from nncli.io.atomic import atomic_write, check_writable
@@ -79,6 +82,8 @@ def lr_sweep(
         warn(message)
     console = ui.console(stderr=True)
     progress_mode = display_mode(console, quiet or json_ or print_best)
+    run = None if run_dir is None else RunFolder(run_dir, config, cfg, "lr-sweep", quiet)
+    start = time.perf_counter()
 
     if mode is SweepMode.grid:
         jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
@@ -88,6 +93,13 @@ def lr_sweep(
         result, best, data, failure, detail = _range_test(
             cfg, ds, config, min_lr, max_lr, steps, console, progress_mode)
 
+    if run is not None:
+        from nncli.io import runs
+
+        runs.write_json(run.folder / runs.SWEEP, data)
+        run.finish({"status": "completed" if best is not None else "diverged", "mode": mode.value,
+                    "best": data["best"], "judged_on": data.get("judged_on", "smoothed_loss"),
+                    "seconds": round(time.perf_counter() - start, 4)})
     if json_:
         print_json(data)
     elif print_best:

@@ -16,14 +16,13 @@ NumPy and the pipeline only: this module never prints.
 """
 
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from nncli import interrupts
 from nncli.commands import pipeline
-from nncli.config import Config, to_dict, to_yaml
+from nncli.config import Config
 from nncli.config.schema import ScheduleConfig
 from nncli.errors import UsageError
 from nncli.core.training import Callback
@@ -441,36 +440,8 @@ def range_json(result: RangeResult):
 
 
 def config_with_learning_rate(config: Config, learning_rate, path) -> str:
-    """YAML text of ``config`` with ``learning_rate``, to be written at ``path``.
+    """YAML text of ``config`` with ``learning_rate``, to be written at ``path``
+    (data paths as :func:`nncli.io.runs.config_text` writes them)."""
+    from nncli.io.runs import config_text
 
-    Config paths are read relative to the config's own folder, so data paths are
-    written relative to the folder of ``path`` when the two share a folder below
-    the root (``../datasets/iris.csv``: the pair can move together), else absolute.
-    """
-    raw = _without_none(to_dict(config))
-    raw["training"]["learning_rate"] = float(learning_rate)
-    folder = os.path.dirname(os.path.abspath(path))
-    for key in ("path", "validation"):
-        value = raw["data"].get(key)
-        if isinstance(value, str):
-            raw["data"][key] = _relative_if_near(value, folder)
-    return to_yaml(raw)
-
-
-def _relative_if_near(target, folder):
-    try:
-        common = os.path.commonpath([target, folder])
-    except ValueError:  # another drive on Windows
-        return target
-    if os.path.dirname(common) == common:  # only the root in common
-        return target
-    return os.path.relpath(target, folder)
-
-
-def _without_none(value):
-    """Drop None entries from nested dicts: the defaults they stand for read back the same."""
-    if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_none(v) for v in value]
-    return value
+    return config_text(config, path, learning_rate=float(learning_rate))

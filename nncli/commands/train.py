@@ -6,16 +6,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from nncli.commands.common import ConfigArgument, JsonOption, QuietOption, SetOption, print_json, warn
+from nncli.commands.common import (ConfigArgument, JsonOption, QuietOption, RunDirOption, SetOption, invocation,
+                                   print_json, warn)
 
 
 def train(
     config: ConfigArgument,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the model.",
-                                         readable=False)] = Path("model.npz"),
+    output: Annotated[Optional[Path], typer.Option(
+        "-o", "--output", help="Where to write the model [default: model.npz; with --run-dir, in its folder].",
+        readable=False, show_default=False)] = None,
     set_: SetOption = None,
     history: Annotated[Optional[Path], typer.Option("--history", help="Write one CSV row per epoch here.",
                                                     readable=False)] = None,
+    run_dir: RunDirOption = None,
     quiet: QuietOption = False,
     json_: JsonOption = False,
 ):
@@ -28,12 +31,17 @@ def train(
     from nncli import ui
     from nncli.config import load_config
     from nncli.errors import Interrupted, TrainingFailed, UsageError
+    from nncli.io import runs
     from nncli.io.atomic import check_writable
     from nncli.io.modelfile import save_model
     from nncli.ui.live import TrainingDisplay, display_mode
     from nncli.ui.tables import render_summary
 
     cfg = load_config(config, set_ or [])
+    if run_dir is not None and (output is not None or history is not None):
+        raise UsageError("--run-dir keeps the model and the history in the run's folder; "
+                         "leave out -o and --history, or --run-dir")
+    output = Path("model.npz") if output is None else output
     check_writable(output, "model file")
     if history is not None:
         check_writable(history, "history file")
@@ -41,16 +49,26 @@ def train(
             raise UsageError(f"--history and -o are both {output}; give the history another name")
     ds = pipeline.prepare_data(cfg)
     console = ui.console(stderr=True)
-    for message in [] if quiet else ds.warnings + training_warnings(cfg, ds):
+    warnings = [] if quiet else ds.warnings + training_warnings(cfg, ds)
+    for message in warnings:
         warn(message)
+    mode = display_mode(console, quiet)
+    run = None
+    if run_dir is not None:
+        run = RunFolder(run_dir, config, cfg, "train", quiet)
+        output, history = run.folder / runs.MODEL, run.folder / runs.HISTORY
+        if mode == "plain":  # no terminal: keep what is shown in the folder's log too
+            console = run.logging_console(console, warnings)
 
-    display = TrainingDisplay(console, mode=display_mode(console, quiet), title=f"nncli train {config}")
+    display = TrainingDisplay(console, mode=mode, title=f"nncli train {config}")
     stopper = _StopAfterBatch()
     with interrupts.reacting(stopper), display:
         trainer = stopper.trainer = pipeline.build_trainer(cfg, ds, [display])
         result, metrics, seconds = pipeline.train(trainer, ds, cfg)
 
     if result.status == "diverged":
+        if run is not None:
+            run.finish({"status": "diverged", "epochs_run": result.epochs_run, "seconds": round(seconds, 4)})
         raise TrainingFailed(
             f"training diverged at epoch {result.diverged_epoch}: the loss is no longer finite. "
             f"Lower training.learning_rate (now {cfg.training.learning_rate:g}), or let "
@@ -63,9 +81,70 @@ def train(
         print_json(summary)
     elif not quiet:
         render_summary(console, summary)
+    if run is not None:
+        run.finish(summary)
     if result.status == "interrupted":
         raise Interrupted(f"interrupted after {result.epochs_run} complete epoch(s); "
                           f"the model so far was saved to {output}")
+
+
+class RunFolder:
+    """A run's folder (``--run-dir``): made with the resolved config in it; ``finish``
+    writes summary.json (and the log, if one was kept)."""
+
+    def __init__(self, parent, config_path, config, command, quiet=False):
+        from nncli.io import runs
+
+        self.started = runs.utc_now()
+        self.folder = runs.make_run_dir(parent, config_path, self.started)
+        self.config_path, self.config, self.command = config_path, config, command
+        self.argv = list(invocation["argv"])
+        self.log, self.quiet = None, quiet
+        header = (f"# The resolved config of 'nncli {' '.join(self.argv)}' (defaults and --set applied);\n"
+                  f"# nncli train on this file repeats the run.\n")
+        runs.write_text(self.folder / runs.CONFIG, header + runs.config_text(config, self.folder / runs.CONFIG))
+
+    def logging_console(self, console, warnings):
+        """A console that writes to ``console``'s file and to the run's log."""
+        import io
+
+        from rich.console import Console
+
+        self.log = io.StringIO()
+        self.log.writelines(f"warning: {m}\n" for m in warnings)
+        return Console(file=_Tee(console.file, self.log), width=console.width, no_color=True,
+                       force_terminal=False)
+
+    def finish(self, summary):
+        from nncli.io import runs
+
+        runs.write_json(self.folder / runs.SUMMARY,
+                        runs.run_record(self.command, self.config, self.config_path, self.argv, self.started,
+                                        summary))
+        if self.log is not None:
+            runs.write_text(self.folder / runs.LOG, self.log.getvalue())
+        if not self.quiet:
+            typer.echo(f"run kept in {self.folder}", err=True)
+
+
+class _Tee:
+    """A text file that writes to two."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def write(self, text):
+        self.second.write(text)
+        return self.first.write(text)
+
+    def flush(self):
+        self.first.flush()
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        return self.first.fileno()
 
 
 def training_warnings(cfg, ds):

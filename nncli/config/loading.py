@@ -1,8 +1,9 @@
 """Reading a config file and applying ``--set`` overrides to it."""
 
+import copy
 from pathlib import Path
 
-from nncli.config.schema import Config, _inner_model, validate
+from nncli.config.schema import Config, _inner_model, to_dict, validate
 from nncli.config.yaml12 import parse_yaml
 from nncli.core.registry import did_you_mean
 from nncli.errors import ConfigError
@@ -51,6 +52,48 @@ def load_config(path, overrides=()):
     Relative data paths in the file are taken relative to the file's folder; those
     given with --set, relative to the current folder.
     """
+    return _load(path, overrides)[0]
+
+
+def load_config_with_sources(path, overrides=()):
+    """(config, sources): the config as :func:`load_config` gives it, and each of its values
+    with where it came from: ``{"training.epochs": {"value": 200, "source": "file"}, ...}``,
+    the source being ``"default"``, ``"file"`` or ``"--set"``."""
+    config, in_file, set_keys = _load(path, overrides)
+    sources = {}
+    for key, value in _leaves(to_dict(config)):
+        if any(key == s or s.startswith(key + ".") or key.startswith(s + ".") for s in set_keys):
+            source = "--set"
+        else:
+            source = "file" if _has(in_file, key.split(".")) else "default"
+        sources[key] = {"value": value, "source": source}
+    return config, sources
+
+
+def _leaves(value, prefix=""):
+    """(dotted key, value) of the leaves of nested dicts and lists of dicts; a list of
+    plain values (data.features) is one leaf."""
+    if isinstance(value, dict) and value:
+        items = value.items()
+    elif isinstance(value, list) and value and isinstance(value[0], (dict, list)):
+        items = enumerate(value)
+    else:
+        return [(prefix, value)]
+    return [leaf for k, v in items for leaf in _leaves(v, f"{prefix}.{k}" if prefix else str(k))]
+
+
+def _has(raw, parts):
+    for part in parts:
+        if isinstance(raw, list) and part.isdigit() and int(part) < len(raw):
+            raw = raw[int(part)]
+        elif isinstance(raw, dict) and part in raw:
+            raw = raw[part]
+        else:
+            return False
+    return True
+
+
+def _load(path, overrides):
     path = Path(path)
     where = str(path)
     if not path.exists():
@@ -65,15 +108,18 @@ def load_config(path, overrides=()):
         raise ConfigError(f"config file {where} is not UTF-8 text (bad byte at offset {exc.start}); "
                           "save it as UTF-8") from None
     raw = parse_yaml(text, where)
+    in_file = copy.deepcopy(raw)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         _resolve_paths(raw["data"], path.parent)
+    set_keys = []
     for assignment in overrides:
         if not isinstance(raw, dict):
             break
         parts = apply_override(raw, assignment)
+        set_keys.append(".".join(parts))
         if parts[0] == "data":
             _resolve_paths(raw["data"], Path.cwd(), only=parts[1:2])
-    return validate(raw, where)
+    return validate(raw, where), in_file, set_keys
 
 
 def _resolve_paths(data, base, only=None):

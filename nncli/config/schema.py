@@ -20,7 +20,7 @@ from nncli.errors import ConfigError
 
 
 def _choice(value, allowed, what):
-    if value not in allowed:
+    if isinstance(value, str) and value not in allowed:
         raise ValueError(f"unknown {what} {value!r}{did_you_mean(value, allowed)}; "
                          f"choose one of: {', '.join(allowed)}")
     return value
@@ -34,23 +34,58 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Closed choices as Literal types, from the registries, so that the JSON Schema lists them;
+# the before-validators give the "did you mean" message for a value not among them.
+ActivationName = Literal[tuple(ACTIVATIONS)]
+InitName = Literal[tuple(INITIALIZERS)]
+OptimizerName = Literal[tuple(OPTIMIZERS)]
+LossName = Literal[tuple(LOSSES)]
+ScheduleName = Literal[tuple(SCHEDULES)]
+MissingPolicy = Literal["error", "drop", "impute"]
+DtypeName = Literal["float32", "float64"]
+
+
 class DataConfig(_Strict):
-    path: str
-    target: str
-    features: list[str] | None = None
-    validation: float | str = 0.2
-    standardize: bool = True
-    standardize_target: bool = True
-    categorical: list[str] = Field(default_factory=list)
-    missing: Literal["error", "drop", "impute"] = "error"
+    """Where the data is and how it is turned into numbers."""
+
+    path: str = Field(description="CSV file; a relative path is relative to the config file.")
+    target: str = Field(description="The column to predict.")
+    features: list[str] | None = Field(
+        default=None, description="The columns to learn from (default: every other column). "
+                                  "Not together with exclude.")
+    exclude: list[str] | None = Field(
+        default=None, description="Columns not to learn from (e.g. identifiers); every other column "
+                                  "but the target is a feature. Not together with features.")
+    validation: float | str = Field(
+        default=0.2, description="Fraction of the rows held out for validation (seeded shuffle, stratified "
+                                 "for classifiers), in [0, 1); or the path of a CSV file of validation rows; "
+                                 "0 for none.")
+    standardize: bool = Field(default=True, description="Older spelling of scaling: true = standard, "
+                                                        "false = none.")
+    standardize_target: bool = Field(default=True, description="mse only: z-score the target "
+                                                               "(metrics stay in its own units).")
+    categorical: list[str] = Field(default_factory=list, description="Columns to one-hot encode even "
+                                                                     "though they hold numbers.")
+    missing: MissingPolicy = Field(default="error", description="A missing value in a used column: "
+                                   "error (stop, naming its line), drop (leave the row out) or impute "
+                                   "(fill it in with a value learnt on the training split).")
     # Preprocessing learnt on the training split and stored in the model file (README: "Preprocessing").
-    scaling: Literal["standard", "robust", "none"] | None = None  # None: from `standardize`
-    clip: bool | float = False       # true: c = 3; a number: c; smooth clipping of scaled numeric inputs
-    impute: Literal["mean", "median", "most_frequent"] | None = None  # numeric columns; default median
-    missing_indicator: bool = False  # one 0/1 feature `name.missing` per column with missing training values
-    target_transform: Literal["none", "log1p"] = "none"  # mse only
-    stratify: bool | None = None     # None: true for classification (set by Config)
-    weight: str | None = None        # a column of sample weights (numeric, finite, >= 0)
+    scaling: Literal["standard", "robust", "none"] | None = Field(
+        default=None, description="Numeric features: standard (mean, std), robust (median, IQR) or none "
+                                  "(default: standard, or none with standardize: false).")
+    clip: bool | float = Field(default=False, description="Smooth clipping of scaled numeric features, "
+                               "z / sqrt(1 + (z/c)^2): true (c = 3), false, or c.")
+    impute: Literal["mean", "median", "most_frequent"] | None = Field(
+        default=None, description="With missing: impute, the value for numeric columns (default median); "
+                                  "categorical columns take their most frequent category.")
+    missing_indicator: bool = Field(default=False, description="With missing: impute, one 0/1 feature "
+                                    "name.missing per column with missing training values.")
+    target_transform: Literal["none", "log1p"] = Field(
+        default="none", description="mse only: train on log(1 + y); predictions and metrics in y's units.")
+    stratify: bool | None = Field(default=None, description="Keep the class proportions in the validation "
+                                  "split (default: true for classifiers).")
+    weight: str | None = Field(default=None, description="A column of sample weights (numbers >= 0); "
+                               "not a feature.")
 
     @field_validator("validation")
     @classmethod
@@ -88,7 +123,7 @@ class DataConfig(_Strict):
             return float(v)
         raise ValueError(f"must be true, false or a positive number c (got {v!r})")
 
-    @field_validator("features", "categorical")
+    @field_validator("features", "exclude", "categorical")
     @classmethod
     def _each_column_once(cls, v):
         twice = next((name for i, name in enumerate(v or []) if name in v[:i]), None)
@@ -98,6 +133,9 @@ class DataConfig(_Strict):
 
     @model_validator(mode="after")
     def _target_is_not_a_feature(self):
+        if self.features is not None and self.exclude is not None:
+            raise ValueError("data.features and data.exclude are both given; use one: features lists the "
+                             "columns to use, exclude the columns to leave out")
         for key in ("features", "categorical"):
             if self.target in (getattr(self, key) or []):
                 raise ValueError(f"the target {self.target!r} is also in data.{key}; remove it from there "
@@ -135,12 +173,17 @@ class DataConfig(_Strict):
 
 
 class LayerConfig(_Strict):
-    units: int = Field(gt=0)
-    activation: str
-    alpha: float | None = Field(default=None, allow_inf_nan=False)
-    dropout: float = Field(default=0.0, ge=0, lt=1)  # fraction of this layer's outputs dropped in training
+    """One layer: its number of units and its activation."""
 
-    @field_validator("activation")
+    units: int = Field(gt=0, description="Number of units (neurons) in the layer.")
+    activation: ActivationName = Field(description="The layer's activation function; softmax in the "
+                                                   "output layer only, with cross_entropy.")
+    alpha: float | None = Field(default=None, allow_inf_nan=False,
+                                description="leaky_relu only: the slope for negative inputs (default 0.01).")
+    dropout: float = Field(default=0.0, ge=0, lt=1, description="Fraction of this layer's outputs dropped "
+                           "at random during training (inverted dropout); not on the output layer.")
+
+    @field_validator("activation", mode="before")
     @classmethod
     def _activation(cls, v):
         return _choice(v, list(ACTIVATIONS), "activation")
@@ -155,18 +198,25 @@ class LayerConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    layers: list[LayerConfig] = Field(min_length=1)
-    init: str | None = None
+    """The network: its layers in order, and how its weights start."""
 
-    @field_validator("init")
+    layers: list[LayerConfig] = Field(min_length=1, description="Layers 1..L in order; the last is the "
+                                                                "output layer.")
+    init: InitName | None = Field(default=None, description="Weight initialisation for every layer "
+                                  "(default per layer: he for relu/leaky_relu, xavier otherwise).")
+
+    @field_validator("init", mode="before")
     @classmethod
     def _init(cls, v):
         return v if v is None else _choice(v, list(INITIALIZERS), "init")
 
 
 class EarlyStoppingConfig(_Strict):
-    patience: int = Field(gt=0)
-    min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    """Stop when the validation loss stops improving, keeping the best epoch's weights."""
+
+    patience: int = Field(gt=0, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False,
+                             description="The smallest decrease of the loss that counts as an improvement.")
 
 
 # The parameters of each schedule, with their defaults (None: required).
@@ -182,21 +232,26 @@ SCHEDULE_PARAMS = {
 class ScheduleConfig(_Strict):
     """training.schedule: a name, or a mapping {name, warmup_epochs, <the schedule's parameters>}."""
 
-    name: str = "constant"
-    warmup_epochs: int = Field(default=0, ge=0)
-    step_size: int | None = Field(default=None, gt=0)
-    gamma: float | None = Field(default=None, gt=0, le=1)
-    min_lr: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    flat_fraction: float | None = Field(default=None, ge=0, lt=1)
-    factor: float | None = Field(default=None, gt=0, lt=1)
-    patience: int | None = Field(default=None, gt=0)
+    name: ScheduleName = Field(default="constant", description="constant, step, cosine, flat_cos or "
+                               "reduce_on_plateau.")
+    warmup_epochs: int = Field(default=0, ge=0, description="Epochs of linear warm-up from 0 to the rate, "
+                               "update by update.")
+    step_size: int | None = Field(default=None, gt=0, description="step: epochs between two cuts.")
+    gamma: float | None = Field(default=None, gt=0, le=1, description="step: the factor of each cut (0.1).")
+    min_lr: float | None = Field(default=None, ge=0, allow_inf_nan=False,
+                                 description="cosine, flat_cos, reduce_on_plateau: the lowest rate (0).")
+    flat_fraction: float | None = Field(default=None, ge=0, lt=1,
+                                        description="flat_cos: the fraction of the epochs at the full rate (0.5).")
+    factor: float | None = Field(default=None, gt=0, lt=1, description="reduce_on_plateau: the factor (0.5).")
+    patience: int | None = Field(default=None, gt=0,
+                                 description="reduce_on_plateau: epochs without improvement (10).")
 
     @model_validator(mode="before")
     @classmethod
     def _name_alone(cls, v):
         return {"name": v} if isinstance(v, str) else v
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
     def _name(cls, v):
         return _choice(v, list(SCHEDULES), "schedule")
@@ -224,22 +279,31 @@ class ScheduleConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    learning_rate: float = Field(gt=0, allow_inf_nan=False)
-    epochs: int = Field(gt=0)
-    batch_size: int | Literal["full"] = 32
-    optimizer: str = "sgd"
-    seed: int = Field(default=0, ge=0)  # numpy's SeedSequence takes non-negative integers
-    dtype: str = "float32"
-    early_stopping: EarlyStoppingConfig | None = None
-    weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    """How the weights are fitted."""
+
+    learning_rate: float = Field(gt=0, allow_inf_nan=False, description="The step size α of each update.")
+    epochs: int = Field(gt=0, description="Passes over the training data.")
+    batch_size: int | Literal["full"] = Field(
+        default=32, description="Rows per update (a positive integer), or full: one update per epoch.")
+    optimizer: OptimizerName = Field(default="sgd", description="The update rule.")
+    # numpy's SeedSequence takes non-negative integers
+    seed: int = Field(default=0, ge=0, description="Seed of every random choice: same seed, data and "
+                                                   "config give identical weights.")
+    dtype: DtypeName = Field(default="float32", description="Floating-point type of the arrays.")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        default=None, description="Stop when the validation loss stops improving, keeping the best weights.")
+    weight_decay: float = Field(default=0.0, ge=0, allow_inf_nan=False, description="L2 penalty on the "
+                                "weights (not biases); decoupled (AdamW) for adam.")
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig, description="The learning-rate "
+                                     "schedule: a name, or a mapping {name, warmup_epochs, parameters}.")
     # Optimizer parameters; None: the optimizer's default (filled in for the optimizer used).
-    momentum: float | None = Field(default=None, ge=0, lt=1)
-    nesterov: bool | None = None
-    beta1: float | None = Field(default=None, ge=0, lt=1)
-    beta2: float | None = Field(default=None, ge=0, lt=1)
-    epsilon: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    class_weight: Literal["balanced"] | dict[str, float] | None = None
+    momentum: float | None = Field(default=None, ge=0, lt=1, description="momentum only: β (0.9).")
+    nesterov: bool | None = Field(default=None, description="momentum only: Nesterov's update (false).")
+    beta1: float | None = Field(default=None, ge=0, lt=1, description="adam only: β1 (0.9).")
+    beta2: float | None = Field(default=None, ge=0, lt=1, description="adam only: β2 (0.999).")
+    epsilon: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="adam only: ε (1e-8).")
+    class_weight: Literal["balanced"] | dict[str, float] | None = Field(
+        default=None, description="Classifiers: balanced (n / (K n_k)) or a mapping {label: weight}.")
 
     @field_validator("class_weight", mode="before")
     @classmethod
@@ -261,12 +325,12 @@ class TrainingConfig(_Strict):
             return v
         raise ValueError(f"must be a positive integer or 'full' (got {v!r})")
 
-    @field_validator("optimizer")
+    @field_validator("optimizer", mode="before")
     @classmethod
     def _optimizer(cls, v):
         return _choice(v, list(OPTIMIZERS), "optimizer")
 
-    @field_validator("dtype")
+    @field_validator("dtype", mode="before")
     @classmethod
     def _dtype(cls, v):
         return _choice(v, ["float32", "float64"], "dtype")
@@ -298,10 +362,15 @@ def _check_optimizer_params(t):
 
 
 class Config(_Strict):
-    data: DataConfig
-    model: ModelConfig
-    loss: str  # the loss's name, whichever form the config used
-    training: TrainingConfig
+    """An nncli config: the data, the network, the loss and the training."""
+
+    data: DataConfig = Field(description="Where the data is and how it is turned into numbers.")
+    model: ModelConfig = Field(description="The network: its layers and their initialisation.")
+    # The loss's name, whichever form the config used (NAME, or {name, label_smoothing}).
+    loss: LossName = Field(description="mse (regression), binary_cross_entropy (one sigmoid unit) or "
+                                       "cross_entropy (softmax, one unit per class); or a mapping "
+                                       "{name, label_smoothing} for the cross-entropies.")
+    training: TrainingConfig = Field(description="How the weights are fitted.")
     # From the mapping form loss: {name, label_smoothing}; not a key of its own.
     label_smoothing: float = Field(default=0.0, exclude=True)
 
@@ -329,7 +398,7 @@ class Config(_Strict):
             raise ValueError(f"loss.label_smoothing: must be a number in [0, 1) (got {eps!r})")
         return {**raw, "loss": loss["name"], "label_smoothing": float(eps)}
 
-    @field_validator("loss")
+    @field_validator("loss", mode="before")
     @classmethod
     def _loss(cls, v):
         return _choice(v, list(LOSSES), "loss")
@@ -450,6 +519,34 @@ def validate(raw, where="config"):
         if len(problems) == 1:
             raise ConfigError(f"{where}: {problems[0]}") from None
         raise ConfigError(f"{where} has {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the config, generated from the model that validates it
+    (``nncli schema``; committed as nncli.schema.json)."""
+    schema = Config.model_json_schema(mode="validation")
+    defs = schema.get("$defs", {})
+    for model in [schema, *defs.values()]:
+        for prop in model.get("properties", {}).values():
+            ref = prop.get("$ref", "").removeprefix("#/$defs/")
+            if ref in defs and "description" not in prop:  # pydantic leaves it out beside a $ref
+                prop["description"] = defs[ref]["description"]
+    # Two keys take a name or a mapping; the model holds them normalised, the file either form.
+    props = schema["properties"]
+    props.pop("label_smoothing", None)  # written inside loss: {name, label_smoothing}
+    loss = props["loss"]
+    props["loss"] = {"description": loss["description"], "anyOf": [
+        {"type": "string", "enum": loss["enum"]},
+        {"type": "object", "additionalProperties": False, "required": ["name"],
+         "properties": {"name": {"type": "string", "enum": loss["enum"]},
+                        "label_smoothing": {"type": "number", "minimum": 0, "exclusiveMaximum": 1,
+                                            "description": "Targets become y(1 - ε) + ε/K."}}}]}
+    schedule = defs["TrainingConfig"]["properties"]["schedule"]
+    names = defs["ScheduleConfig"]["properties"]["name"]["enum"]
+    defs["TrainingConfig"]["properties"]["schedule"] = {
+        "description": schedule["description"],
+        "anyOf": [{"type": "string", "enum": names}, {"$ref": schedule["$ref"]}]}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "nncli config"}
 
 
 def to_dict(config: Config) -> dict[str, Any]:

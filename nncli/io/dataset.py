@@ -147,10 +147,7 @@ def _read(data_cfg, path, task, names=None, what=""):
     if df.empty:
         raise DataError(f"{path}{what} has a header but no data rows; add rows of data")
     require_columns(df, [data_cfg.target], path, "target")
-    names = names or data_cfg.features or [c for c in df.columns if c not in (data_cfg.target, data_cfg.weight)]
-    if not names:
-        raise DataError(f"{path}: no feature columns: the file holds only the target {data_cfg.target!r}; "
-                        "add columns to learn from")
+    names = names or feature_columns(data_cfg, df.columns, path)
     require_columns(df, names, path, "feature")
     if not what:
         require_columns(df, data_cfg.categorical, path, "categorical")
@@ -166,6 +163,21 @@ def _check_unique(names, where):
             raise DataError(f"{where}: two encoded features are both named {name!r} (a column and a "
                             "missing-value indicator or a one-hot category); rename the column")
         seen.add(name)
+
+
+def feature_columns(data_cfg, columns, where):
+    """The feature columns: data.features, or every column but the target and data.exclude."""
+    if data_cfg.features:
+        require_columns(columns, data_cfg.features, where, "feature")
+        return list(data_cfg.features)
+    require_columns(columns, data_cfg.exclude or [], where, "excluded")
+    left_out = {data_cfg.target, data_cfg.weight, *(data_cfg.exclude or [])}
+    names = [c for c in columns if c not in left_out]
+    if not names:
+        held = f"the target {data_cfg.target!r}" + (" and the excluded columns" if data_cfg.exclude else "")
+        raise DataError(f"{where}: no feature columns: the file holds only {held}; add columns to learn from"
+                        + (", or exclude fewer" if data_cfg.exclude else ""))
+    return names
 
 
 def _finite(scaled, raw, names, where):
