@@ -18,6 +18,7 @@ train (80%) and test (20%), stratified for classification, and every method sees
     python bench/quality.py --quick                  # 4 small datasets, seed 0
     python bench/quality.py --datasets penguins,mpg --methods nncli --seeds 0
     python bench/quality.py --write bench/QUALITY.md --json results.json --label "nncli 0.1"
+    python bench/quality.py --from-json results.json --write bench/QUALITY.md   # report again
 
 Metrics come from sklearn.metrics: accuracy, balanced accuracy (macro recall) and, for binary
 targets, ROC-AUC; R² for regression. Wall time is fit + predict seconds (for nncli, the two
@@ -459,7 +460,12 @@ def main(argv=None):
     ap.add_argument("--json", metavar="FILE", help="write every run's raw record here")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per nncli subprocess")
     ap.add_argument("--keep-temp", action="store_true", help="keep nncli's temporary folders")
+    ap.add_argument("--from-json", metavar="FILE", help="run nothing: report a saved --json run")
     args = ap.parse_args(argv)
+    if args.from_json:
+        warnings.simplefilter("ignore")
+        return rerender(args.from_json, args.write,
+                        args.label if args.label != ap.get_default("label") else None)
 
     datasets = args.datasets.split(",") if args.datasets else list(QUICK if args.quick else DATASETS)
     seeds = [0] if args.quick and args.seeds == "0,1,2" else [int(s) for s in args.seeds.split(",")]
@@ -495,21 +501,50 @@ def main(argv=None):
                 shown = rec.get("error") or f"{main_key} {rec[main_key]:.3f}"
                 print(f"  seed {seed} {m:12s} {rec.get('seconds', 0):7.1f} s  {shown}", file=sys.stderr, flush=True)
     total = time.perf_counter() - start
-
-    text = report(results, datasets, methods, seeds, args.label, descriptions)
-    text += (f"\nTotal run time {total / 60:.1f} min on {os.cpu_count()} cores "
-             f"({platform.python_version()}, {platform.machine()}); "
-             f"command: `{shlex.join(['python', 'bench/quality.py'] + list(argv if argv is not None else sys.argv[1:]))}`\n")
-    print(text)
+    command = shlex.join(["python", "bench/quality.py"] + list(argv if argv is not None else sys.argv[1:]))
+    run = {"label": args.label, "seeds": seeds, "methods": methods, "datasets": datasets,
+           "config_from": args.config_from, "epochs": args.epochs or DEFAULT_EPOCHS,
+           "nncli_version": _nncli_version(), "total_seconds": total, "command": command,
+           "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}",
+           "results": results}
     if args.json:
-        Path(args.json).write_text(json.dumps({"label": args.label, "seeds": seeds, "methods": methods,
-                                               "datasets": datasets, "config_from": args.config_from,
-                                               "epochs": args.epochs or DEFAULT_EPOCHS,
-                                               "total_seconds": total, "results": results}, indent=1))
-    if args.write:
-        write_section(Path(args.write), args.label, text)
+        Path(args.json).write_text(json.dumps(run, indent=1))
+    return _output(run, descriptions, args.write)
+
+
+def _nncli_version():
+    try:
+        return subprocess.run([sys.executable, "-m", "nncli", "--version"], capture_output=True,
+                              text=True, timeout=60).stdout.strip()
+    except Exception as e:  # noqa: BLE001
+        return f"unknown ({e})"
+
+
+def _output(run, descriptions, write):
+    text = report(run["results"], run["datasets"], run["methods"], run["seeds"], run["label"], descriptions)
+    config = ("`nncli init`" if run["config_from"] == "init"
+              else f"the built-in `nncli_config` ({run['epochs']} epochs)")
+    text += (f"\n{run.get('nncli_version', 'nncli')}, config from {config}. "
+             f"Total run time {run['total_seconds'] / 60:.1f} min on {run.get('machine', '?')}; "
+             f"command: `{run.get('command', '?')}`\n")
+    print(text)
+    if write:
+        write_section(Path(write), run["label"], text)
     return 0
 
+
+def rerender(path, write, label=None):
+    """The report of a saved --json run (descriptions recomputed from the datasets)."""
+    run = json.loads(Path(path).read_text())
+    if label:
+        run["label"] = label
+    descriptions = {}
+    for n in run["datasets"]:
+        try:
+            descriptions[n] = describe(n).split(None, 1)[1]
+        except Exception as e:  # noqa: BLE001
+            descriptions[n] = f"cannot load: {e}"
+    return _output(run, descriptions, write)
 
 if __name__ == "__main__":
     sys.exit(main())
