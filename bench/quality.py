@@ -174,6 +174,7 @@ def run_nncli(ds, train, test, seed, args):
     finally:
         if args.keep_temp:
             info["temp_dir"] = str(tmp)
+            print(f"  kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -526,7 +527,7 @@ def _output(run, descriptions, write):
               else f"the built-in `nncli_config` ({run['epochs']} epochs)")
     text += (f"\n{run.get('nncli_version', 'nncli')}, config from {config}. "
              f"Total run time {run['total_seconds'] / 60:.1f} min on {run.get('machine', '?')}; "
-             f"command: `{run.get('command', '?')}`\n")
+             f"command: `{run.get('command', '?')}`" + (f" ({run['note']})" if run.get("note") else "") + "\n")
     print(text)
     if write:
         write_section(Path(write), run["label"], text)
