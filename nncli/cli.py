@@ -17,6 +17,7 @@ import sys
 import typer
 
 from nncli.commands.evaluate import evaluate
+from nncli.commands.export import export
 from nncli.commands.inspect import inspect_model
 from nncli.commands.lr_sweep import lr_sweep
 from nncli.commands.predict import predict
@@ -165,7 +166,7 @@ def _root(
 
 
 for _name, _command in (("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
-                        ("evaluate", evaluate), ("inspect", inspect_model)):
+                        ("evaluate", evaluate), ("inspect", inspect_model), ("export", export)):
     app.command(_name)(handles_errors(_command))
 
 
