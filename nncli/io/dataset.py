@@ -7,7 +7,7 @@ import numpy as np
 from nncli.errors import DataError
 from nncli.io.encoding import (TRAINING_HINTS, describe_columns, encode_features, encode_target,
                                feature_names, first_missing, target_classes)
-from nncli.io.reading import place_of_row, read_csv, require_columns
+from nncli.io.reading import place_of_row, read_table, require_columns
 
 
 TASKS = {"mse": "regression", "binary_cross_entropy": "binary", "cross_entropy": "multiclass"}
@@ -45,7 +45,9 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     """
     task, where, warnings = TASKS[loss], data_cfg.path, []
     text_cols = list(data_cfg.categorical) + ([data_cfg.target] if task != "regression" else [])
-    df = read_csv(where, text_columns=text_cols)
+    df = read_table(where, text_cols)
+    # A Parquet file's string columns are categorical by their type (df.attrs, nncli.io.parquet).
+    categorical = set(data_cfg.categorical) | set(df.attrs.get("text_columns", ()))
     if df.empty:
         raise DataError(f"{where} has a header but no data rows; add rows of data")
     require_columns(df, [data_cfg.target], where, "target")
@@ -57,14 +59,14 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     require_columns(df, data_cfg.categorical, where, "categorical")
     df = _handle_missing(df, names + [data_cfg.target], data_cfg.missing, where, warnings)
 
-    columns = describe_columns(df, names, set(data_cfg.categorical), where)
+    columns = describe_columns(df, names, categorical, where)
     classes = [] if task == "regression" else target_classes(df, data_cfg.target, task, where)
     X = encode_features(df, columns, where)
     Y = encode_target(df, data_cfg.target, task, classes, where, np.float64)
 
     X_val = Y_val = None
     if isinstance(data_cfg.validation, str):
-        vdf = read_csv(data_cfg.validation, text_columns=text_cols)
+        vdf = read_table(data_cfg.validation, text_cols)
         if vdf.empty:
             raise DataError(f"{data_cfg.validation} (data.validation) has a header but no data rows; add rows")
         require_columns(vdf, [data_cfg.target], data_cfg.validation, "target")
