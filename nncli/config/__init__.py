@@ -1,8 +1,8 @@
 """The YAML config: its schema, its YAML 1.2 loading and the ``--set`` overrides."""
 
-from nncli.config.loading import PATH_KEYS, apply_override, load_config
+from nncli.config.loading import PATH_KEYS, apply_override, load_config, load_config_dict
 from nncli.config.schema import Config, DataConfig, LayerConfig, TrainingConfig, to_dict, validate
 from nncli.config.yaml12 import parse_yaml, to_yaml
 
 __all__ = ["PATH_KEYS", "Config", "DataConfig", "LayerConfig", "TrainingConfig", "apply_override",
-           "load_config", "parse_yaml", "to_dict", "to_yaml", "validate"]
+           "load_config", "load_config_dict", "parse_yaml", "to_dict", "to_yaml", "validate"]
