@@ -84,3 +84,14 @@ def test_train_from_a_dict_with_dotted_overrides():
     assert config["training"]["epochs"] == 5  # the caller's dict is left as it was
     with pytest.raises(ConfigError, match="no such key 'training.epoch'"):
         nncli.train(config, training__epoch=2)
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    readme = (CONFIGS.parent / "README.md").read_text()
+    example = readme.split("### Python API")[1].split("```python")[1].split("```")[0]
+    (tmp_path / "configs").symlink_to(CONFIGS)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert namespace["predictions"]["species"].tolist() == ["setosa", "virginica"]
+    assert (tmp_path / "iris.npz").exists()
