@@ -8,6 +8,7 @@ keep the peak flat: the acceptance bound is 1.5x the 10,000-row peak.
 
     python bench/predict_memory.py                      # 10k vs 2M rows, chunks of 50,000
     python bench/predict_memory.py --rows 200000 --chunk-size 10000
+    python bench/predict_memory.py --format parquet     # the same rows as Parquet files (pyarrow)
 
 Not a test: it takes a minute or two and its timings depend on the machine.
 """
@@ -70,6 +71,27 @@ def make_csv(folder, name, n_rows, seed=0):
     return path
 
 
+def make_parquet(folder, name, n_rows):
+    """The CSV of ``make_csv`` as a Parquet file (pyarrow's default row groups), converted in
+    pieces of 100,000 rows so that making it does not need the whole file in memory."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / f"{name}_{n_rows}.parquet"
+    if path.exists():
+        return path
+    tmp, writer = path.with_suffix(".tmp"), None
+    text = [c for c in ("species", "neighbourhood")]
+    for part in pd.read_csv(make_csv(folder, name, n_rows), chunksize=100_000, dtype={c: str for c in text}):
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        writer = writer or pq.ParquetWriter(tmp, table.schema)
+        writer.write_table(table)
+    writer.close()
+    tmp.rename(path)
+    return path
+
+
 def _is_number(text):
     try:
         float(text)
@@ -98,10 +120,12 @@ def main():
     parser.add_argument("--chunk-size", type=int, default=50_000)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/nncli-bench"))
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                        help="the input files' format (parquet: predictions written as Parquet too)")
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
 
-    print(f"chunk size {args.chunk_size:,}; peak RSS of the nncli process\n")
+    print(f"{args.format} input, chunk size {args.chunk_size:,}; peak RSS of the nncli process\n")
     print(f"{'model':<13} {'command':<9} {'rows':>10} {'peak RSS':>10} {'seconds':>8} {'rows/s':>9} {'ratio':>6}")
     worst = 0.0
     for name in args.datasets:
@@ -109,8 +133,8 @@ def main():
         for command in ("predict", "evaluate"):
             base = None
             for n_rows in (args.small, args.rows):
-                data = make_csv(args.data_dir, name, n_rows)
-                extra = ["-o", args.data_dir / "predictions.csv"] if command == "predict" else ["--json"]
+                data = (make_parquet if args.format == "parquet" else make_csv)(args.data_dir, name, n_rows)
+                extra = ["-o", args.data_dir / f"predictions.{args.format}"] if command == "predict" else ["--json"]
                 rss, seconds = measure([command, model, data, "--chunk-size", args.chunk_size, *extra])
                 base = base or rss
                 worst = max(worst, rss / base)

@@ -20,6 +20,7 @@ from nncli.commands.check import check
 from nncli.commands.common import invocation
 from nncli.commands.evaluate import evaluate
 from nncli.commands.init import init
+from nncli.commands.export import export
 from nncli.commands.inspect import inspect_model
 from nncli.commands.lr_sweep import lr_sweep
 from nncli.commands.plot import plot
@@ -172,7 +173,7 @@ def _root(
 
 
 for _name, _command in (("init", init), ("check", check), ("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
-                        ("evaluate", evaluate), ("inspect", inspect_model), ("schema", schema),
+                        ("evaluate", evaluate), ("inspect", inspect_model), ("export", export), ("schema", schema),
                         ("plot", plot), ("runs", runs)):
     app.command(_name)(handles_errors(_command))
 

@@ -13,7 +13,9 @@ import pytest
 
 from tests.conftest import CONFIGS, DATASETS
 
-HEAVY = ("numpy", "pandas", "yaml", "pydantic", "rich", "threadpoolctl", "scipy", "matplotlib")
+# pyarrow is not listed: pandas 3 loads it itself, when installed, for its string columns.
+HEAVY = ("numpy", "pandas", "yaml", "pydantic", "rich", "threadpoolctl", "scipy", "matplotlib", "onnx",
+         "onnxruntime")
 
 # Runs the real entry point, then prints the heavy top-level modules it loaded.
 PROBE = """
@@ -41,9 +43,21 @@ def iris_model(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("command", ["", "train", "lr-sweep", "predict", "evaluate", "inspect"])
+@pytest.mark.parametrize("command", ["", "train", "lr-sweep", "predict", "evaluate", "inspect", "export"])
 def test_help_loads_nothing_heavy(command):
     assert loaded(*command.split(), "--help") == set()
+
+
+def test_import_nncli_loads_nothing_heavy():
+    """``import nncli`` is light: the Python API (numpy, pandas) loads on first use."""
+    code = ("import sys, nncli; "
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_inspect_loads_no_onnx(iris_model):
+    assert "onnx" not in loaded("inspect", iris_model)
 
 
 def test_version_loads_nothing_heavy():

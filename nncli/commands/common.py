@@ -18,7 +18,7 @@ ConfigArgument = Annotated[Path, typer.Argument(metavar="CONFIG", help="YAML con
                                                 readable=False)]
 ModelArgument = Annotated[Path, typer.Argument(metavar="MODEL", help="Model file written by nncli train.",
                                                show_default=False, readable=False)]
-DataArgument = Annotated[str, typer.Argument(metavar="DATA", help="CSV file, or - for stdin.", show_default=False)]
+DataArgument = Annotated[str, typer.Argument(metavar="DATA", help="CSV file (- for stdin), or Parquet file (*.parquet).", show_default=False)]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="KEY=VALUE",

@@ -24,11 +24,11 @@ def evaluate(
     from nncli.ui import console
     from nncli.commands.scoring import Policy, count_warnings, evaluate_csv
     from nncli.io.modelfile import load_model
-    from nncli.io.reading import ChunkedCsv
+    from nncli.io.reading import open_table
     from nncli.ui.tables import render_evaluation
 
     trained = load_model(model)
-    with ChunkedCsv(data) as table:
+    with open_table(data) as table:
         result, counts = evaluate_csv(trained, table, Policy(missing.value, unknown.value, chunk_size))
     for message in count_warnings(counts, table.where):
         warn(message)

@@ -9,7 +9,7 @@ def inspect_model(
 ):
     """Show what a model file holds.
 
-    The architecture (layer sizes, activations, parameter count), the features and their preprocessing, the target and classes, the loss, the training config and the final metrics.
+    The architecture (layer sizes, activations, parameter count), the features and their preprocessing, the target and classes, the loss, the training config, the final metrics, and the inputs and outputs of its ONNX export (nncli export).
 
     Example: nncli inspect iris.npz
     """
@@ -25,7 +25,10 @@ def inspect_model(
 
 
 def describe(model):
-    """Everything ``nncli inspect --json`` shows: the meta, plus parameter counts and shapes."""
+    """Everything ``nncli inspect --json`` shows: the meta, plus parameter counts and shapes,
+    and the inputs and outputs of the ONNX export (``export``)."""
+    from nncli.export.plan import signature
+
     net = model.network
     shapes = [{"W": list(W.shape), "b": list(b.shape), "parameters": int(W.size + b.size)}
               for W, b in zip(net.W, net.b)]
@@ -36,4 +39,5 @@ def describe(model):
     if model.meta["task"] == "regression":
         preprocessing.update(y_mean=model.y_mean.tolist(), y_std=model.y_std.tolist())
     return {**model.meta, "dtype": net.dtype.name, "parameters": sum(s["parameters"] for s in shapes),
-            "layer_shapes": shapes, "preprocessing": preprocessing}
+            "layer_shapes": shapes, "preprocessing": preprocessing,
+            "export": signature(model.meta, net.dtype.name)}

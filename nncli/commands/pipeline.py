@@ -12,7 +12,7 @@ import numpy as np
 
 from nncli.config import Config, to_dict
 from nncli.io.dataset import Dataset, load_dataset
-from nncli.errors import ConfigError
+from nncli.errors import ConfigError, TrainingFailed
 from nncli.io.atomic import atomic_write
 from nncli.core.losses import get_loss
 from nncli.core.metrics import metric_function, true_classes
@@ -187,3 +187,30 @@ def write_history(path, history):
         writer.writerow(["epoch"] + keys)
         for epoch, logs in enumerate(history, start=1):
             writer.writerow([epoch] + ["" if logs.get(k) is None else repr(float(logs[k])) for k in keys])
+
+
+def check_converged(result, config: Config, config_name, output=None):
+    """Raise TrainingFailed, with what to do, if the run diverged."""
+    if result.status != "diverged":
+        return
+    written = f" Nothing was written to {output}." if output is not None else ""
+    raise TrainingFailed(
+        f"training diverged at epoch {result.diverged_epoch}: the loss is no longer finite. "
+        f"Lower training.learning_rate (now {config.training.learning_rate:g}), or let "
+        f"'nncli lr-sweep {config_name}' find one.{written}")
+
+
+def summary(result, trainer, metrics, seconds, output=None):
+    """The summary of a run, as ``nncli train --json`` prints it (``model``: where it went)."""
+    best_epoch = next((getattr(cb, "best_epoch", None) for cb in trainer.callbacks
+                       if hasattr(cb, "best_epoch")), None)
+    return {
+        "status": result.status,
+        "epochs_run": result.epochs_run,
+        "best_epoch": best_epoch,
+        "train_loss": metrics.get("train_loss"),
+        "val_loss": metrics.get("val_loss"),
+        **{k: v for k, v in metrics.items() if k not in ("train_loss", "val_loss")},
+        "seconds": round(seconds, 4),
+        "model": None if output is None else str(output),
+    }

@@ -19,7 +19,8 @@ def predict(
     model: ModelArgument,
     data: DataArgument,
     output: Annotated[Optional[str], typer.Option(
-        "-o", "--output", help="Write the CSV here (atomically) instead of stdout; - is stdout.")] = None,
+        "-o", "--output", help="Write the predictions here (atomically) instead of stdout; - is stdout; "
+                                "a name ending in .parquet writes Parquet.")] = None,
     with_input: Annotated[bool, typer.Option("--with-input", help="Put the input columns first.")] = False,
     id_column: Annotated[Optional[str], typer.Option(
         "--id-column", metavar="NAME", help="Copy this input column to the output, first.")] = None,
@@ -27,28 +28,31 @@ def predict(
     unknown: UnknownOption = Unknown.error,
     chunk_size: ChunkSizeOption = 50_000,
 ):
-    """Predict the target of each row of a CSV file; writes CSV with a header, in input order.
+    """Predict the target of each row of a CSV or Parquet file; writes CSV (or Parquet) with a header, in input order.
 
     Columns are matched by name; extra columns (the target too) are ignored. The output holds the prediction in a column named after the target and, for classifiers, prob_<label> per class.
 
     Example: cat new.csv | nncli predict iris.npz - --id-column id > predictions.csv
     """
-    from nncli.commands.scoring import Policy, count_warnings, output_names, predict_csv
+    from nncli.commands.scoring import Policy, count_warnings, output_names, predict_csv, predict_parquet
     from nncli.io.atomic import atomic_write, check_writable
     from nncli.io.modelfile import load_model
-    from nncli.io.reading import ChunkedCsv
+    from nncli.io.reading import is_parquet, open_table
 
     to_stdout = output in (None, "-")
     if not to_stdout:
         check_writable(output, "output file")
     trained = load_model(model)
     policy = Policy(missing.value, unknown.value, chunk_size)
-    with ChunkedCsv(data) as table:
+    with open_table(data) as table:
         if id_column is not None:
             table.require([id_column], "--id-column")
         passthrough = list(table.header) if with_input else [id_column] if id_column else []
         if to_stdout:
             counts, names = predict_csv(trained, table, sys.stdout, policy, passthrough)
+        elif is_parquet(output):
+            with atomic_write(output, "wb") as out:
+                counts, names = predict_parquet(trained, table, out, policy, passthrough)
         else:
             with atomic_write(output, "w") as out:
                 counts, names = predict_csv(trained, table, out, policy, passthrough)

@@ -12,6 +12,7 @@ import csv
 import numpy as np
 
 from nncli.errors import DataError
+from nncli.export import plan
 from nncli.core.losses import get_loss
 from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, balanced_accuracy, class_scores,
                                 confusion_matrix, macro_f1, predicted_classes, roc_auc)
@@ -100,28 +101,50 @@ def format_numbers(values):
 
 
 def output_names(model, taken=()):
-    """Prediction column names: the target, then prob_<label> per class.
+    """Prediction column names: the target, then prob_<label> per class (``predicted_``
+    prefixed to a name already in ``taken``, the input columns copied to the output)."""
+    return plan.output_names(model.meta, taken)
 
-    A name already in ``taken`` (input columns copied to the output) gets the prefix
-    ``predicted_`` so that the output header never holds the same name twice.
-    """
-    names = [model.meta["target"]] + [f"prob_{label}" for label in model.meta["classes"]]
-    out, used = [], set(taken)
-    for name in names:
-        while name in used:
-            name = f"predicted_{name}"
-        used.add(name)
-        out.append(name)
-    return out
+
+def predict_values(model, A):
+    """The output columns of one chunk as arrays of shape (m,): the prediction (labels as an
+    object array, or float64 values), then the probabilities in the model's dtype."""
+    if model.meta["task"] == "regression":
+        return [regression_values(model, A)]
+    labels = np.asarray(model.meta["classes"], dtype=object)[predicted_classes(A)]
+    P = probabilities(A)
+    return [labels] + [P[:, k] for k in range(P.shape[1])]
 
 
 def predict_columns(model, A):
     """The output columns of one chunk (lists of strings): prediction, then probabilities."""
-    if model.meta["task"] == "regression":
-        return [format_numbers(regression_values(model, A))]
-    labels = np.asarray(model.meta["classes"], dtype=object)[predicted_classes(A)].tolist()
-    P = probabilities(A)
-    return [labels] + [format_numbers(P[:, k]) for k in range(P.shape[1])]
+    return [format_numbers(v) if v.dtype.kind == "f" else v.tolist() for v in predict_values(model, A)]
+
+
+def score_chunks(model, table, policy=None, passthrough=(), counts=None):
+    """Yield (passed, A, rows) per chunk of ``table``: the passthrough columns of the kept rows
+    (lists of strings, as spelled), the network's output for them, and their data row numbers
+    (from 0); ``counts`` adds up the rows.
+
+    ``table`` is any open input with the interface of ``nncli.io.reading.ChunkedCsv``
+    (``nncli.io.parquet.ChunkedParquet``, ``nncli.io.frames.FrameTable``).
+    """
+    policy, columns = policy or Policy(), encoding_columns(model.meta)
+    counts = Counts() if counts is None else counts
+    features = [c["name"] for c in columns]
+    table.require(features, "feature")
+    table.require(passthrough, "input")
+    text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
+    return _scored(model, table, policy, passthrough, counts, text, features)  # columns checked now, not at the first row
+
+
+def _scored(model, table, policy, passthrough, counts, text, features):
+    columns = encoding_columns(model.meta)
+    for df in table.chunks(text, features, policy.chunk_size):
+        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, policy.unknown)
+        counts.add(chunk)
+        _, A = predict_chunk(model, chunk, table)
+        yield [column_text(df, name, chunk.kept) for name in passthrough], A, chunk.rows
 
 
 def predict_csv(model, table, out, policy=None, passthrough=()):
@@ -129,27 +152,18 @@ def predict_csv(model, table, out, policy=None, passthrough=()):
 
     Parameters
     ----------
-    table : nncli.io.reading.ChunkedCsv, the open input
+    table : nncli.io.reading.ChunkedCsv (or another table: see ``score_chunks``), the open input
     passthrough : input column names copied first, as spelled (--with-input, --id-column)
 
     Returns
     -------
     Counts, names : what was read and left out; the prediction column names written
     """
-    policy, columns = policy or Policy(), encoding_columns(model.meta)
-    features = [c["name"] for c in columns]
-    table.require(features, "feature")
-    table.require(passthrough, "input")
-    names = output_names(model, passthrough)
+    names, counts = output_names(model, passthrough), Counts()
+    scored = score_chunks(model, table, policy, passthrough, counts)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(list(passthrough) + names)
-    text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
-    counts = Counts()
-    for df in table.chunks(text, features, policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, policy.unknown)
-        counts.add(chunk)
-        _, A = predict_chunk(model, chunk, table)
-        passed = [column_text(df, name, chunk.kept) for name in passthrough]
+    for passed, A, _ in scored:
         # The output's strings take more memory than the chunk itself: make them a slice at a time.
         for start in range(0, len(A), WRITE_ROWS):
             part = slice(start, start + WRITE_ROWS)
@@ -157,9 +171,43 @@ def predict_csv(model, table, out, policy=None, passthrough=()):
     return counts, names
 
 
+def predict_parquet(model, table, out, policy=None, passthrough=()):
+    """Write the predictions to the binary stream ``out`` as Parquet, one row group per chunk.
+
+    The prediction is a string (the label) or a float64; the probabilities are in the
+    model's dtype; passthrough columns are strings, as spelled. Returns (Counts, names).
+    """
+    from nncli.io.parquet import ParquetRows
+
+    names, counts = output_names(model, passthrough), Counts()
+    kinds = ["string"] * len(passthrough) + [
+        "float64" if model.meta["task"] == "regression" else "string"] + [model.network.dtype.name] * (len(names) - 1)
+    with ParquetRows(out, list(passthrough) + names, kinds) as rows:
+        for passed, A, _ in score_chunks(model, table, policy, passthrough, counts):
+            rows.write(passed + predict_values(model, A))
+    return counts, names
+
+
+def predict_frame(model, table, policy=None, passthrough=()):
+    """The predictions as a pandas DataFrame (the Python API), with Counts."""
+    import pandas as pd
+
+    names, counts = output_names(model, passthrough), Counts()
+    parts, rows = [], []
+    for passed, A, kept_rows in score_chunks(model, table, policy, passthrough, counts):
+        parts.append([np.asarray(column, dtype=object) for column in passed] + predict_values(model, A))
+        rows.append(kept_rows)
+    if not parts:
+        return pd.DataFrame({name: [] for name in list(passthrough) + names}), counts
+    columns = [np.concatenate([part[j] for part in parts]) for j in range(len(parts[0]))]
+    index = table.labels(np.concatenate(rows)) if hasattr(table, "labels") else np.concatenate(rows)
+    return pd.DataFrame(dict(zip(list(passthrough) + names, columns)), index=index), counts
+
+
 # --- evaluate -----------------------------------------------------------------------
 def evaluate_csv(model, table, policy=None):
-    """Loss and metrics of the model on a labelled CSV, accumulated over chunks.
+    """Loss and metrics of the model on a labelled CSV (or Parquet, or DataFrame: see
+    ``score_chunks``) table, accumulated over chunks.
 
     The loss is the model's own (meta["loss"]), on standardised targets exactly as in
     training, so it is comparable with the training val_loss; RMSE, MAE and R^2 are in

@@ -30,7 +30,7 @@ def train(
     from nncli.commands import pipeline
     from nncli import ui
     from nncli.config import load_config
-    from nncli.errors import Interrupted, TrainingFailed, UsageError
+    from nncli.errors import Interrupted, UsageError
     from nncli.io import runs
     from nncli.io.atomic import check_writable
     from nncli.io.modelfile import save_model
@@ -66,17 +66,13 @@ def train(
         trainer = stopper.trainer = pipeline.build_trainer(cfg, ds, [display])
         result, metrics, seconds = pipeline.train(trainer, ds, cfg)
 
-    if result.status == "diverged":
-        if run is not None:
-            run.finish({"status": "diverged", "epochs_run": result.epochs_run, "seconds": round(seconds, 4)})
-        raise TrainingFailed(
-            f"training diverged at epoch {result.diverged_epoch}: the loss is no longer finite. "
-            f"Lower training.learning_rate (now {cfg.training.learning_rate:g}), or let "
-            f"'nncli lr-sweep {config}' find one. Nothing was written to {output}.")
+    if result.status == "diverged" and run is not None:
+        run.finish({"status": "diverged", "epochs_run": result.epochs_run, "seconds": round(seconds, 4)})
+    pipeline.check_converged(result, cfg, config, output)
     save_model(output, pipeline.make_model(cfg, ds, trainer, metrics))
     if history is not None:
         pipeline.write_history(history, result.history)
-    summary = _summary(result, trainer, metrics, seconds, output)
+    summary = pipeline.summary(result, trainer, metrics, seconds, output)
     if json_:
         print_json(summary)
     elif not quiet:
@@ -157,21 +153,6 @@ def training_warnings(cfg, ds):
     if cfg.training.early_stopping is not None and ds.X_val is None:
         out.append("early_stopping watches the training loss: there is no validation data")
     return out
-
-
-def _summary(result, trainer, metrics, seconds, output):
-    best_epoch = next((getattr(cb, "best_epoch", None) for cb in trainer.callbacks
-                       if hasattr(cb, "best_epoch")), None)
-    return {
-        "status": result.status,
-        "epochs_run": result.epochs_run,
-        "best_epoch": best_epoch,
-        "train_loss": metrics.get("train_loss"),
-        "val_loss": metrics.get("val_loss"),
-        **{k: v for k, v in metrics.items() if k not in ("train_loss", "val_loss")},
-        "seconds": round(seconds, 4),
-        "model": str(output),
-    }
 
 
 class _StopAfterBatch:

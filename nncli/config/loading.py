@@ -122,6 +122,23 @@ def _load(path, overrides):
     return validate(raw, where), in_file, set_keys
 
 
+def load_config_dict(raw, overrides=(), where="config"):
+    """Override and validate a config given as a dict (the Python API), as ``load_config`` a file.
+
+    Relative data paths are relative to the current folder. ``raw`` is not changed.
+    """
+    import copy
+
+    raw = copy.deepcopy(raw)
+    if isinstance(raw.get("data"), dict):
+        _resolve_paths(raw["data"], Path.cwd())
+    for assignment in overrides:
+        parts = apply_override(raw, assignment)
+        if parts[0] == "data":
+            _resolve_paths(raw["data"], Path.cwd(), only=parts[1:2])
+    return validate(raw, where)
+
+
 def _resolve_paths(data, base, only=None):
     for _, key in PATH_KEYS:
         if only is not None and key not in only:

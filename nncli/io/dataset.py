@@ -17,7 +17,7 @@ from nncli.errors import DataError
 from nncli.io.encoding import (TRAINING_HINTS, describe_columns, encode_features, encode_target,
                                feature_kinds, feature_names, first_missing, indicator_name, natural_sort,
                                target_classes)
-from nncli.io.reading import place_of_row, read_csv, require_columns
+from nncli.io.reading import place_of_row, read_table, require_columns
 
 
 TASKS = {"mse": "regression", "binary_cross_entropy": "binary", "cross_entropy": "multiclass"}
@@ -61,9 +61,11 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     """
     task, where, warnings = TASKS[loss], data_cfg.path, []
     df, names = _read(data_cfg, data_cfg.path, task)
+    # A Parquet file's string columns are categorical by their type (df.attrs, nncli.io.parquet).
+    categorical = set(data_cfg.categorical) | set(df.attrs.get("text_columns", ()))
     df = _handle_missing(df, names, data_cfg, where, warnings)
 
-    columns = describe_columns(df, names, set(data_cfg.categorical), where)
+    columns = describe_columns(df, names, categorical, where)
     classes = [] if task == "regression" else target_classes(df, data_cfg.target, task, where)
     Y = _target(df, data_cfg, task, classes, where)
     weights = _weights(df, data_cfg.weight, where)
@@ -138,12 +140,12 @@ def clip_bound(clip):
 
 
 def _read(data_cfg, path, task, names=None, what=""):
-    """The CSV at ``path`` with its target, feature and weight columns checked; (df, feature names).
+    """The data file (CSV or Parquet) at ``path`` with its target, feature and weight columns checked; (df, feature names).
 
     ``names``: the feature columns (default: data.features, or every column but the target and weight).
     """
     text_cols = list(data_cfg.categorical) + ([data_cfg.target] if task != "regression" else [])
-    df = read_csv(path, text_columns=text_cols)
+    df = read_table(path, text_cols)
     if df.empty:
         raise DataError(f"{path}{what} has a header but no data rows; add rows of data")
     require_columns(df, [data_cfg.target], path, "target")

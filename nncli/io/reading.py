@@ -104,6 +104,36 @@ def _too_many_fields(where, place, n_columns):
     return f"{where}: {place} has more fields than the header's {n_columns}; check the delimiter and the quoting"
 
 
+# --- CSV or Parquet -----------------------------------------------------------------
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def is_parquet(path):
+    """True for a file named ``*.parquet`` or ``*.pq`` (read with pyarrow, ``nncli.io.parquet``)."""
+    return str(path).lower().endswith(PARQUET_SUFFIXES)
+
+
+def read_table(path, text_columns=()):
+    """A whole data file, CSV or Parquet (by its suffix), as ``read_csv`` reads it.
+
+    For Parquet, ``df.attrs["text_columns"]`` names the string columns: they are categorical.
+    """
+    if is_parquet(path):
+        from nncli.io.parquet import read_parquet
+
+        return read_parquet(path, text_columns)
+    return read_csv(path, text_columns=text_columns)
+
+
+def open_table(source):
+    """An input read in chunks: ``ChunkedParquet`` for a Parquet file, else ``ChunkedCsv`` (- is stdin)."""
+    if str(source) != "-" and is_parquet(source):
+        from nncli.io.parquet import ChunkedParquet
+
+        return ChunkedParquet(source)
+    return ChunkedCsv(source)
+
+
 # --- columns ------------------------------------------------------------------------
 def require_columns(columns, names, where, role):
     """Raise DataError naming the first of ``names`` not among ``columns`` (a header)."""
@@ -163,6 +193,8 @@ def line_of_row(path, row):
 
     ``row`` counts the data rows from 0 as pandas does: blank lines are not rows.
     """
+    if is_parquet(path):
+        return None  # no lines: the row is named by its number
     def pick(records):
         rows = (start for start, blank in itertools.islice(records, 1, None) if not blank)
         return _nth(rows, row)

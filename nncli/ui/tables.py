@@ -404,3 +404,17 @@ def render_inspection(console: Console, info: dict, title: str = "") -> None:
         table = summary_table(info["metrics"])
         table.title = "Final metrics"
         console.print(table)
+    if info.get("export"):
+        console.print(export_table(info["export"]))
+
+
+def export_table(export: dict) -> Table:
+    """The inputs and outputs of the model's ONNX export, one row each."""
+    table = Table(title=f"ONNX export (nncli export; opset {export['opset']}, ai.onnx.ml {export['ml_opset']})")
+    for name in ("", "Name", "Type", "Shape"):
+        table.add_column(name)
+    for role in ("inputs", "outputs"):
+        for k, item in enumerate(export[role]):
+            shape = "[" + ", ".join(map(str, item["shape"])) + "]"
+            table.add_row(role[:-1] if k == 0 else "", item["name"], item["type"], shape)
+    return table
