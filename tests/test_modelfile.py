@@ -109,7 +109,7 @@ def craft(case, good, folder):
         message = "meta lacks classes, layers"
     elif case == "bad layers":
         arrays = with_meta(arrays, layers=[{"units": 4, "activation": "swish"}, {"units": 3, "activation": "softmax"}])
-        message = "meta.layers is invalid"
+        message = "meta.layers[0].activation must be one of"
     elif case == "wrong shape":
         arrays["W1"] = np.zeros((5, 4), np.float32)
         message = "array 'W1' has shape (5, 4)"
