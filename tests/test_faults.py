@@ -345,3 +345,16 @@ def test_a_failed_read_is_never_taken_for_the_end_of_the_data(monkeypatch, failu
         else:
             with pytest.raises(DataError, match=expected):
                 list(table.chunks(chunksize=100_000))
+
+
+def test_a_replaced_file_keeps_its_mode(cli, tmp_path, iris_config):
+    """train -o over a private (0600) model keeps it private; a new file gets open()'s mode."""
+    old, new = tmp_path / "private.npz", tmp_path / "new.npz"
+    old.write_bytes(b"old")
+    old.chmod(0o600)
+    assert cli("train", iris_config, "-o", old, "--quiet").exit_code == 0
+    assert cli("train", iris_config, "-o", new, "--quiet").exit_code == 0
+    assert old.stat().st_mode & 0o777 == 0o600
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
