@@ -24,7 +24,8 @@ SetOption = Annotated[
     typer.Option("--set", metavar="KEY=VALUE",
                  help="Override a config value (dotted key, YAML value), e.g. --set training.epochs=50."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout; no progress on stderr, "
+                                                    "only warnings and errors.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr; errors only.")]
 
 

@@ -44,13 +44,17 @@ def train(
     for message in [] if quiet else ds.warnings + training_warnings(cfg, ds):
         warn(message)
 
-    display = TrainingDisplay(console, mode=display_mode(console, quiet), title=f"nncli train {config}")
+    display = TrainingDisplay(console, mode=display_mode(console, quiet or json_), title=f"nncli train {config}")
     stopper = _StopAfterBatch()
     with interrupts.reacting(stopper), display:
         trainer = stopper.trainer = pipeline.build_trainer(cfg, ds, [display])
         result, metrics, seconds = pipeline.train(trainer, ds)
 
     if result.status == "diverged":
+        if json_:
+            print_json({"status": "diverged", "epochs_run": result.epochs_run,
+                        "diverged_epoch": result.diverged_epoch,
+                        "learning_rate": cfg.training.learning_rate, "model": None})
         raise TrainingFailed(
             f"training diverged at epoch {result.diverged_epoch}: the loss is no longer finite. "
             f"Lower training.learning_rate (now {cfg.training.learning_rate:g}), or let "
