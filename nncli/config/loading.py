@@ -67,13 +67,15 @@ def load_config(path, overrides=()):
     raw = parse_yaml(text, where)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         _resolve_paths(raw["data"], path.parent)
+    overridden = []
     for assignment in overrides:
         if not isinstance(raw, dict):
             break
         parts = apply_override(raw, assignment)
+        overridden.append(parts)
         if parts[0] == "data":
             _resolve_paths(raw["data"], Path.cwd(), only=parts[1:2])
-    return validate(raw, where)
+    return validate(raw, where, overridden)
 
 
 def _resolve_paths(data, base, only=None):
