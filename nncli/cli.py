@@ -13,6 +13,7 @@ load time and their heavy modules (numpy, pandas, rich) inside the command, so t
 import functools
 import os
 import sys
+import traceback
 
 import typer
 
@@ -56,7 +57,7 @@ def handles_errors(command):
             if isinstance(exc, Interrupted):
                 raise _interrupted(str(exc)) from None
             if _options["debug"] and not isinstance(exc, TrainingFailed):
-                raise
+                traceback.print_exc()  # then the message and the same exit code as without --debug
             message, code = _describe(exc)
             _error(message)
             raise typer.Exit(code) from None
@@ -125,6 +126,9 @@ class _Group(typer.core.TyperGroup):
             else:
                 ctx = getattr(exc, "ctx", None)
                 hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+                if getattr(exc, "option_name", None) == "--debug" and ctx is not None and ctx.parent is not None:
+                    hint = (f"; --debug goes before the command: {ctx.parent.command_path} --debug "
+                            f"{ctx.info_name} ...{hint}")
                 _error(message[:1].lower() + message[1:].rstrip(".") + hint)
         except typer.Abort:
             _error("aborted")

@@ -227,9 +227,43 @@ def test_debug_shows_the_traceback(tmp_path):
 
     result = subprocess.run([sys.executable, "-m", "nncli", "--debug", "train", tmp_path / "nope.yaml"],
                             capture_output=True, text=True)
-    assert result.returncode == 1  # Python's own exit code for an uncaught exception
+    assert result.returncode == 2  # the traceback, and the exit code of the error
     assert "Traceback" in result.stderr
     assert f"ConfigError: config file {tmp_path / 'nope.yaml'} does not exist" in result.stderr
+    assert result.stderr.endswith(f"error: config file {tmp_path / 'nope.yaml'} does not exist; check the path\n")
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+def test_bad_input_is_2_with_or_without_debug(model, tmp_path, debug):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    result = CliRunner().invoke(app, [*debug, "predict", str(model), str(tmp_path / "missing.csv")])
+    assert result.exit_code == 2
+    assert ("Traceback" in result.stderr) == bool(debug) and "does not exist" in result.stderr
+
+
+def test_a_bug_under_debug_shows_the_traceback_and_exits_70(iris_config, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+    from nncli.commands import pipeline
+
+    def bug(config):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(pipeline, "prepare_data", bug)
+    result = CliRunner().invoke(app, ["--debug", "train", str(iris_config)])
+    assert result.exit_code == 70 and "Traceback" in result.stderr and "ZeroDivisionError" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "predict"])
+def test_debug_after_the_command_says_where_it_goes(command):
+    result = invoke(command, "x", "--debug")
+    assert result.exit_code == 2
+    assert "no such option: --debug; --debug goes before the command: " in result.stderr
+    assert f" --debug {command} ..." in result.stderr  # after the program's name
 
 
 def test_a_bug_is_reported_as_one_and_exits_70(iris_config, monkeypatch):
