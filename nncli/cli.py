@@ -55,7 +55,7 @@ def handles_errors(command):
             if _caused_by_interrupt(exc):
                 raise _interrupted("interrupted") from None
             if isinstance(exc, Interrupted):
-                raise _interrupted(str(exc)) from None
+                raise _interrupted(str(exc), kept=True) from None
             if _options["debug"] and not isinstance(exc, TrainingFailed):
                 traceback.print_exc()  # then the message and the same exit code as without --debug
             message, code = _describe(exc)
@@ -65,9 +65,17 @@ def handles_errors(command):
     return run
 
 
-def _interrupted(message):
-    """Say ``message`` and return the Exit for exit code 130."""
-    _error(message)
+def _interrupted(message, kept=False):
+    """Say ``message`` and return the Exit for exit code 130.
+
+    A stop that ``kept`` what was done so far (an Interrupted: the model saved, the
+    finished runs shown) is what the user asked for, so it is said as a plain line; an
+    interrupt that kept nothing is an ``error:``.
+    """
+    if kept:
+        typer.echo(message, err=True)
+    else:
+        _error(message)
     _options["interrupted"] = True
     return typer.Exit(EXIT_INTERRUPTED)
 

@@ -31,7 +31,7 @@ def train(
     from nncli.io.atomic import check_writable
     from nncli.io.modelfile import save_model
     from nncli.ui.live import TrainingDisplay, display_mode
-    from nncli.ui.tables import render_summary
+    from nncli.ui.tables import render_summary, summary_table
 
     cfg = load_config(config, set_ or [])
     check_writable(output, "model file")
@@ -65,6 +65,8 @@ def train(
     summary = _summary(result, trainer, metrics, seconds, output)
     if json_:
         print_json(summary)
+    elif not quiet and result.status == "interrupted":
+        console.print(summary_table(summary))  # the line below says how it ended and where the model went
     elif not quiet:
         render_summary(console, summary)
     if result.status == "interrupted":

@@ -124,7 +124,11 @@ def sweep_table(result) -> Table:
     table.add_column(judged, justify="right", style=VAL_STYLE if result.judged_on == "val_loss" else TRAIN_STYLE)
     table.add_column("Best epoch", justify="right")
     table.add_column("Diverged")
-    for run in result.runs:
+    not_run = [(rate, None) for rate in getattr(result, "not_run", [])]  # an interrupted sweep
+    for rate, run in sorted([(r.learning_rate, r) for r in result.runs] + not_run, key=lambda pair: pair[0]):
+        if run is None:
+            table.add_row(format_rate(rate), "-", "-", "-", "not run", style="dim")
+            continue
         is_best = run is result.best
         table.add_row(
             format_rate(run.learning_rate) + (" ◀" if is_best else ""),
