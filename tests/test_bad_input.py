@@ -277,3 +277,22 @@ def test_a_bug_is_reported_as_one_and_exits_70(iris_config, monkeypatch):
     assert result.exit_code == 70
     assert result.stderr == ("error: internal error: ZeroDivisionError: division by zero (this is a bug in nncli; "
                              "run again with --debug for the traceback and report it)\n")
+
+
+# --- a file of another kind where one is expected -------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (lambda m, c: ["train", m], "{m} is a model file, not a YAML config (did you mean nncli predict {m} DATA?)"),
+    (lambda m, c: ["lr-sweep", m], "{m} is a model file, not a YAML config"),
+    (lambda m, c: ["train", IRIS], "{iris} looks like CSV data, not a YAML config"),
+    (lambda m, c: ["predict", m, c], "{c} looks like a YAML config, not CSV data"),
+    (lambda m, c: ["evaluate", m, c], "{c} looks like a YAML config, not CSV data"),
+    (lambda m, c: ["predict", m, m], "{m} is a model file, not CSV data"),
+    (lambda m, c: ["predict", c, IRIS], "{c} looks like a YAML config, not a model file"),
+    (lambda m, c: ["inspect", IRIS], "{iris} looks like CSV data, not a model file"),
+], ids=["train model", "lr-sweep model", "train csv", "predict config", "evaluate config", "predict model",
+        "config as model", "csv as model"])
+def test_a_file_of_another_kind_is_named_as_such(model, iris_config, args, message):
+    result = invoke(*args(model, iris_config))
+    assert result.exit_code == 2
+    assert message.format(m=model, c=iris_config, iris=IRIS) in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1

@@ -62,9 +62,16 @@ def load_config(path, overrides=()):
     except OSError as exc:
         raise ConfigError(f"cannot read config file {where}: {exc.strerror or exc}; check its permissions") from None
     except UnicodeDecodeError as exc:
+        _raise_if_not_a_config(path)
         raise ConfigError(f"config file {where} is not UTF-8 text (bad byte at offset {exc.start}); "
                           "save it as UTF-8") from None
-    raw = parse_yaml(text, where)
+    try:
+        raw = parse_yaml(text, where)
+    except ConfigError:
+        _raise_if_not_a_config(path)
+        raise
+    if not isinstance(raw, dict):
+        _raise_if_not_a_config(path)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         _resolve_paths(raw["data"], path.parent)
     overridden = []
@@ -76,6 +83,18 @@ def load_config(path, overrides=()):
         if parts[0] == "data":
             _resolve_paths(raw["data"], Path.cwd(), only=parts[1:2])
     return validate(raw, where, overridden)
+
+
+def _raise_if_not_a_config(path):
+    """On the error path: ConfigError saying so if ``path`` holds a model or CSV data."""
+    from nncli.io.sniff import kind_of
+
+    kind = kind_of(path)
+    if kind == "model":
+        raise ConfigError(f"{path} is a model file, not a YAML config (did you mean nncli predict {path} DATA?)")
+    if kind == "csv":
+        raise ConfigError(f"{path} looks like CSV data, not a YAML config; give the config whose data.path "
+                          "names it")
 
 
 def _resolve_paths(data, base, only=None):

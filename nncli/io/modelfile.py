@@ -97,6 +97,13 @@ def _check_sizes(raw, where):
 
 def _read_npz(raw, where):
     if not raw.startswith(b"PK"):
+        from nncli.io.sniff import kind_of
+
+        kind = kind_of(where, raw[:65536])
+        if kind in ("config", "csv"):
+            what, advice = (("a YAML config", f"train it first: nncli train {where} -o MODEL.npz") if kind == "config"
+                            else ("CSV data", "the model comes first: nncli predict MODEL DATA"))
+            raise ModelFileError(f"{where} looks like {what}, not a model file; {advice}")
         raise ModelFileError(f"{where} is not an nncli model file (not an .npz archive); "
                              "give a model file written by nncli train")
     try:
