@@ -258,3 +258,31 @@ def test_formatting_helpers():
     assert format_seconds(4.24) == "4.2 s"
     assert format_seconds(187) == "3m 07s"
     assert format_seconds(3725) == "1h 02m"
+
+
+def test_the_first_ctrl_c_is_shown_in_the_live_display_not_over_it(capfd):
+    """The stopper's message goes through the display: in the live frame, not written
+    under it to fd 2 (where the next frame would draw over it and leave an old frame above)."""
+    import signal
+
+    from nncli.commands.train import _StopAfterBatch
+
+    class Trainer:
+        stop_training = False
+
+        def stop(self, status):
+            self.stop_training = True
+
+    console, clock = terminal_console(), FakeClock()
+    with TrainingDisplay(console, mode="live", clock=clock) as disp:
+        stopper = _StopAfterBatch(disp)
+        stopper.trainer = Trainer()
+        disp.on_train_begin(BEGIN)
+        disp.on_epoch_end(1, epoch_logs(1))
+        assert stopper(signal.SIGINT) is True
+        disp.on_epoch_end(2, epoch_logs(2))
+        disp.on_train_end({"status": "interrupted", "epochs_run": 2})
+    final = output(console).rsplit("\x1b[2K", 1)[-1]
+    assert "stopping at the end of this batch" in final
+    assert "interrupted" in final
+    assert capfd.readouterr().err == ""

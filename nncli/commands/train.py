@@ -1,6 +1,5 @@
 """``nncli train``: train the network a config describes and save it as a model file."""
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -45,7 +44,7 @@ def train(
         warn(message)
 
     display = TrainingDisplay(console, mode=display_mode(console, quiet or json_), title=f"nncli train {config}")
-    stopper = _StopAfterBatch()
+    stopper = _StopAfterBatch(display)
     with interrupts.reacting(stopper), display:
         trainer = stopper.trainer = pipeline.build_trainer(cfg, ds, [display])
         result, metrics, seconds = pipeline.train(trainer, ds)
@@ -104,18 +103,18 @@ def _summary(result, trainer, metrics, seconds, output):
 class _StopAfterBatch:
     """First SIGINT/SIGTERM: stop training after the current batch. Second: stop at once.
 
-    The first is acknowledged on stderr at once: a batch can take a while, and the user
-    should know that a second Ctrl-C would lose the model.
+    The first is acknowledged at once, through the display (a live display would draw
+    over a line written under it): a batch can take a while, and the user should know
+    that a second Ctrl-C would lose the model.
     """
 
-    def __init__(self):
-        self.trainer = None
+    def __init__(self, display):
+        self.display, self.trainer = display, None
 
     def __call__(self, signum):
         if self.trainer is None or self.trainer.stop_training:
             return False  # KeyboardInterrupt: stop at once
         self.trainer.stop("interrupted")
-        # os.write, not print: a signal handler may run in the middle of a print to stderr.
-        os.write(2, b"stopping at the end of this batch to save the model; "
-                    b"Ctrl-C again stops at once without saving\n")
+        self.display.notify("stopping at the end of this batch to save the model; "
+                            "Ctrl-C again stops at once without saving")
         return True

@@ -9,6 +9,7 @@ terminal it animates; elsewhere it prints plain lines; quiet, nothing.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Callable, Iterable, Optional
 
@@ -116,6 +117,13 @@ class TrainingDisplay:
     def close(self) -> None:
         """Release the terminal; safe to call more than once."""
 
+    def notify(self, message: str) -> None:
+        """Show ``message`` now; safe in a signal handler (it may interrupt a print).
+
+        Here: one line written straight to stderr; the live display shows it in its frame.
+        """
+        os.write(2, f"{message}\n".encode())
+
     def on_train_begin(self, logs: dict) -> None:
         """Training starts: ``logs`` has epochs, n_train, n_val and task."""
 
@@ -201,6 +209,7 @@ class LiveDisplay(TrainingDisplay):
         self._has_val = False
         self._status: Optional[str] = None
         self._task_stopped = False
+        self._notice: Optional[str] = None
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -239,6 +248,11 @@ class LiveDisplay(TrainingDisplay):
         self._status = logs.get("status")
         self.close()
 
+    def notify(self, message: str) -> None:
+        # Only set here (a signal handler must not print); the next frame, drawn by Live's
+        # thread within 1/refresh_per_second s, and the final one show it.
+        self._notice = message
+
     def close(self) -> None:
         if self._live is not None:
             live, self._live = self._live, None
@@ -250,7 +264,8 @@ class LiveDisplay(TrainingDisplay):
         self._sync_progress(n)
         width = self.console.width
         height = max(4, min(12, self.console.height - 8))
-        return Group(self._progress, self._loss_line(), self._chart(n, width, height))
+        notice = [Text(self._notice, style="bold yellow")] if self._notice else []
+        return Group(self._progress, *notice, self._loss_line(), self._chart(n, width, height))
 
     def _sync_progress(self, n: int) -> None:
         if self._task is None:
