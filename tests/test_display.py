@@ -286,3 +286,21 @@ def test_the_first_ctrl_c_is_shown_in_the_live_display_not_over_it(capfd):
     assert "stopping at the end of this batch" in final
     assert "interrupted" in final
     assert capfd.readouterr().err == ""
+
+
+def test_an_underflowed_loss_is_zero_not_minus_zero():
+    assert format_value(-0.0) == "0.0000" and format_value(0.0) == "0.0000"
+    assert format_value(-1e-30) == "-1.000e-30"  # a real (tiny) negative number keeps its sign
+
+
+def test_a_loss_that_underflows_to_zero_keeps_the_log_scale():
+    """The last epoch's loss reaching 0 (underflow) must not switch the chart to a linear axis."""
+    console, clock = terminal_console(), FakeClock()
+    with TrainingDisplay(console, mode="live", clock=clock) as disp:
+        disp.on_train_begin({**BEGIN, "epochs": 3, "n_val": 0})
+        for epoch, loss in enumerate([1e-3, 1e-6, 0.0], start=1):
+            disp.on_epoch_end(epoch, {"train_loss": loss, "val_loss": None, "seconds": 0.1})
+        disp.on_train_end({"status": "completed", "epochs_run": 3})
+    final = output(console).rsplit("\x1b[2K", 1)[-1]
+    assert "loss (log scale)" in final
+    assert "-0.0000" not in output(console)

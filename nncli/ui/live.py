@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from nncli.ui.chart import line_chart_cells
+from nncli.ui.chart import line_chart_cells, wants_log
 from nncli.ui.format import SERIES_STYLES, STATUS_TEXT, TRAIN_STYLE, VAL_STYLE, cells_to_text, format_value
 
 
@@ -293,9 +293,8 @@ class LiveDisplay(TrainingDisplay):
         series = [("train", xs, [self._train[i] for i in keep])]
         if self._has_val:
             series.append(("validation", xs, [self._val[i] for i in keep]))
-        values = [v for _, _, ys in series for v in ys if v is not None and math.isfinite(v)]
         # Losses span decades; a log axis shows late progress, when it can.
-        logy = bool(values) and min(values) > 0
+        logy = wants_log([v for _, _, ys in series for v in ys])
         rows = line_chart_cells(
             series, width=width, height=height, logy=logy,
             x_label="epoch", y_label="loss (log scale)" if logy else "loss",

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nncli.ui.chart import line_chart_cells
+from nncli.ui.chart import line_chart_cells, wants_log
 from nncli.ui.format import (METRIC_NAMES, STATUS_TEXT, TRAIN_STYLE, VAL_STYLE, cells_to_text, format_rate,
                              format_seconds, format_value)
 
@@ -164,8 +164,7 @@ def sweep_chart(result, width: int = 72, height: int = 10) -> Text:
 def _rate_chart(name, xs, ys, marks, width, height) -> Text:
     series = [(name, xs, ys)] + [_markers(label, at, ys) for label, at, _ in marks if at]
     styles = (VAL_STYLE,) + tuple(style for _, at, style in marks if at)
-    finite = [y for y in ys if y is not None and math.isfinite(y)]
-    logy = bool(finite) and min(finite) > 0
+    logy = wants_log(ys)
     rows = line_chart_cells(series, width=width, height=height, logx=True, logy=logy,
                             x_label="learning rate (log scale)",
                             y_label=f"{name}{' (log scale)' if logy else ''}")
