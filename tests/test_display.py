@@ -5,6 +5,7 @@ import math
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 import nncli.ui.live as display
 from nncli.ui.format import format_seconds, format_value
@@ -304,3 +305,24 @@ def test_a_loss_that_underflows_to_zero_keeps_the_log_scale():
     final = output(console).rsplit("\x1b[2K", 1)[-1]
     assert "loss (log scale)" in final
     assert "-0.0000" not in output(console)
+
+
+def test_narrow_live_progress_keeps_the_epoch_count_and_times():
+    console, clock = Console(file=io.StringIO(), width=60, height=30, force_terminal=True), FakeClock()
+    with TrainingDisplay(console, mode="live", clock=clock,
+                         title="nncli train /home/someone/projects/configs/activation_leaky_relu.yaml") as disp:
+        run(disp, epochs=200, stop_at=50, status="completed", clock=clock)
+    final = Text.from_ansi(output(console).rsplit("\x1b[2K", 1)[-1]).plain
+    first = final.splitlines()[0]
+    assert "50/200 epochs" in first and "0:00:25" in first and "eta" in first
+    assert len(first.rstrip()) <= 60
+
+
+def test_warnings_on_a_terminal_wrap_between_words():
+    from nncli.commands.common import warn
+
+    console = Console(file=io.StringIO(), width=40, force_terminal=True, color_system=None)
+    names = ["feature_alpha_one", "feature_beta_two", "feature_gamma_three"]
+    warn("3 feature(s) constant in the training data: " + ", ".join(map(repr, names)), console)
+    lines = output(console).splitlines()
+    assert len(lines) > 1 and all(any(n in line for line in lines) for n in names)  # no name split

@@ -48,8 +48,20 @@ def json_safe(value):
     return value
 
 
-def warn(message):
-    typer.echo(f"warning: {message}", err=True)
+def warn(message, console=None):
+    """``warning: message`` on stderr. On a terminal, wrapped between words (the terminal
+    itself would split a column name in two); elsewhere one line, as logs want it."""
+    console = console or _stderr_if_terminal()
+    if console is not None and console.is_terminal:
+        console.print(f"warning: {message}", markup=False, highlight=False, overflow="fold")
+    else:
+        typer.echo(f"warning: {message}", err=True)
+
+
+def _stderr_if_terminal():
+    import os
+
+    return stderr_console() if os.isatty(2) else None  # rich only then: it costs an import
 
 
 def stderr_console():

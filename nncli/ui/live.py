@@ -23,6 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 from nncli.ui.chart import line_chart_cells, wants_log
@@ -210,13 +211,14 @@ class LiveDisplay(TrainingDisplay):
         self._status: Optional[str] = None
         self._task_stopped = False
         self._notice: Optional[str] = None
+        self._bar = BarColumn()
         self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            self._bar,
             MofNCompleteColumn(),
-            TextColumn("epochs"),
+            TextColumn("epochs", table_column=Column(no_wrap=True)),
             TimeElapsedColumn(),
-            TextColumn("eta"),
+            TextColumn("eta", table_column=Column(no_wrap=True)),
             TimeRemainingColumn(),
             console=self.console,
             get_time=self.clock,
@@ -270,11 +272,17 @@ class LiveDisplay(TrainingDisplay):
     def _sync_progress(self, n: int) -> None:
         if self._task is None:
             return
+        description = self.title or "training"
+        if self._status is not None:
+            description = STATUS_TEXT.get(self._status, self._status)
+        # The counts and times keep their width; the bar, then the title, give way.
+        total = int(self._progress.tasks[0].total or 0)
+        numbers = 2 * len(str(total)) + 1 + len(" epochs 0:00:00 eta 0:00:00") + 5
+        room = max(0, self.console.width - numbers)
+        self._bar.bar_width = max(5, min(40, room // 3))
+        self._progress.update(self._task, completed=n, description=_fit(description, room - self._bar.bar_width))
         if self._status is None:
-            self._progress.update(self._task, completed=n)
             return
-        description = STATUS_TEXT.get(self._status, self._status)
-        self._progress.update(self._task, completed=n, description=description)
         if not self._task_stopped:  # freeze the elapsed time at the end
             self._progress.stop_task(self._task)
             self._task_stopped = True
@@ -300,6 +308,13 @@ class LiveDisplay(TrainingDisplay):
             x_label="epoch", y_label="loss (log scale)" if logy else "loss",
         )
         return cells_to_text(rows, SERIES_STYLES)
+
+
+def _fit(title: str, room: int) -> str:
+    """``title`` cut to ``room`` characters with an ellipsis (its end, a file name, kept)."""
+    if len(title) <= room:
+        return title
+    return "…" + title[len(title) - room + 1:] if room > 1 else ""
 
 
 def _sample_indices(n: int, limit: int) -> list[int]:
