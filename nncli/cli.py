@@ -13,6 +13,7 @@ load time and their heavy modules (numpy, pandas, rich) inside the command, so t
 import functools
 import os
 import sys
+import traceback
 
 import typer
 
@@ -61,9 +62,9 @@ def handles_errors(command):
             if _caused_by_interrupt(exc):
                 raise _interrupted("interrupted") from None
             if isinstance(exc, Interrupted):
-                raise _interrupted(str(exc)) from None
+                raise _interrupted(str(exc), kept=True) from None
             if _options["debug"] and not isinstance(exc, TrainingFailed):
-                raise
+                traceback.print_exc()  # then the message and the same exit code as without --debug
             message, code = _describe(exc)
             _error(message)
             raise typer.Exit(code) from None
@@ -71,9 +72,17 @@ def handles_errors(command):
     return run
 
 
-def _interrupted(message):
-    """Say ``message`` and return the Exit for exit code 130."""
-    _error(message)
+def _interrupted(message, kept=False):
+    """Say ``message`` and return the Exit for exit code 130.
+
+    A stop that ``kept`` what was done so far (an Interrupted: the model saved, the
+    finished runs shown) is what the user asked for, so it is said as a plain line; an
+    interrupt that kept nothing is an ``error:``.
+    """
+    if kept:
+        typer.echo(message, err=True)
+    else:
+        _error(message)
     _options["interrupted"] = True
     return typer.Exit(EXIT_INTERRUPTED)
 
@@ -132,6 +141,9 @@ class _Group(typer.core.TyperGroup):
             else:
                 ctx = getattr(exc, "ctx", None)
                 hint = f" (see '{ctx.command_path} -h')" if ctx is not None else ""
+                if getattr(exc, "option_name", None) == "--debug" and ctx is not None and ctx.parent is not None:
+                    hint = (f"; --debug goes before the command: {ctx.parent.command_path} --debug "
+                            f"{ctx.info_name} ...{hint}")
                 _error(message[:1].lower() + message[1:].rstrip(".") + hint)
         except typer.Abort:
             _error("aborted")

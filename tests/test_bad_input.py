@@ -227,9 +227,43 @@ def test_debug_shows_the_traceback(tmp_path):
 
     result = subprocess.run([sys.executable, "-m", "nncli", "--debug", "train", tmp_path / "nope.yaml"],
                             capture_output=True, text=True)
-    assert result.returncode == 1  # Python's own exit code for an uncaught exception
+    assert result.returncode == 2  # the traceback, and the exit code of the error
     assert "Traceback" in result.stderr
     assert f"ConfigError: config file {tmp_path / 'nope.yaml'} does not exist" in result.stderr
+    assert result.stderr.endswith(f"error: config file {tmp_path / 'nope.yaml'} does not exist; check the path\n")
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+def test_bad_input_is_2_with_or_without_debug(model, tmp_path, debug):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+
+    result = CliRunner().invoke(app, [*debug, "predict", str(model), str(tmp_path / "missing.csv")])
+    assert result.exit_code == 2
+    assert ("Traceback" in result.stderr) == bool(debug) and "does not exist" in result.stderr
+
+
+def test_a_bug_under_debug_shows_the_traceback_and_exits_70(iris_config, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nncli.cli import app
+    from nncli.commands import pipeline
+
+    def bug(config):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(pipeline, "prepare_data", bug)
+    result = CliRunner().invoke(app, ["--debug", "train", str(iris_config)])
+    assert result.exit_code == 70 and "Traceback" in result.stderr and "ZeroDivisionError" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "predict"])
+def test_debug_after_the_command_says_where_it_goes(command):
+    result = invoke(command, "x", "--debug")
+    assert result.exit_code == 2
+    assert "no such option: --debug; --debug goes before the command: " in result.stderr
+    assert f" --debug {command} ..." in result.stderr  # after the program's name
 
 
 def test_a_bug_is_reported_as_one_and_exits_70(iris_config, monkeypatch):
@@ -243,3 +277,22 @@ def test_a_bug_is_reported_as_one_and_exits_70(iris_config, monkeypatch):
     assert result.exit_code == 70
     assert result.stderr == ("error: internal error: ZeroDivisionError: division by zero (this is a bug in nncli; "
                              "run again with --debug for the traceback and report it)\n")
+
+
+# --- a file of another kind where one is expected -------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (lambda m, c: ["train", m], "{m} is a model file, not a YAML config (did you mean nncli predict {m} DATA?)"),
+    (lambda m, c: ["lr-sweep", m], "{m} is a model file, not a YAML config"),
+    (lambda m, c: ["train", IRIS], "{iris} looks like CSV data, not a YAML config"),
+    (lambda m, c: ["predict", m, c], "{c} looks like a YAML config, not CSV data"),
+    (lambda m, c: ["evaluate", m, c], "{c} looks like a YAML config, not CSV data"),
+    (lambda m, c: ["predict", m, m], "{m} is a model file, not CSV data"),
+    (lambda m, c: ["predict", c, IRIS], "{c} looks like a YAML config, not a model file"),
+    (lambda m, c: ["inspect", IRIS], "{iris} looks like CSV data, not a model file"),
+], ids=["train model", "lr-sweep model", "train csv", "predict config", "evaluate config", "predict model",
+        "config as model", "csv as model"])
+def test_a_file_of_another_kind_is_named_as_such(model, iris_config, args, message):
+    result = invoke(*args(model, iris_config))
+    assert result.exit_code == 2
+    assert message.format(m=model, c=iris_config, iris=IRIS) in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1

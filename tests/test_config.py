@@ -150,3 +150,32 @@ def test_bad_set_exits_2(cli, iris_config, tmp_path, assignment, message, comman
     result = run(cli, command, iris_config, tmp_path, "--set", assignment)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("assignment,message", [
+    ("training.epochs=100x", "--set training.epochs: expected an integer, got '100x'"),
+    ("training.learning_rate=abc", "--set training.learning_rate: expected a number, got 'abc'"),
+    ("data.standardize=maybe", "--set data.standardize: expected true or false, got 'maybe'"),
+])
+def test_a_bad_set_value_is_blamed_on_set_in_plain_words(cli, iris_config, tmp_path, assignment, message, command):
+    result = run(cli, command, iris_config, tmp_path, "--set", assignment)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {message}\n"  # not the config file's fault, no pydantic wording
+
+
+def test_a_misspelt_required_key_is_one_problem(cli, write_config, tmp_path):
+    path = write_config(IRIS_CONFIG.replace("learning_rate", "learnin_rate"))
+    result = run(cli, "train", path, tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {path}: unknown key 'learnin_rate' in training "
+                                    "(did you mean 'learning_rate'?)")
+    assert "is required" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_problems_from_the_file_and_from_set_are_told_apart(cli, write_config, tmp_path):
+    path = write_config(IRIS_CONFIG.replace("epochs: 5", "epochs: ten"))
+    result = run(cli, "train", path, tmp_path, "--set", "training.learning_rate=abc")
+    assert result.exit_code == 2
+    assert f"  - {path}: training.epochs: expected an integer, got 'ten'" in result.stderr
+    assert "  - --set training.learning_rate: expected a number, got 'abc'" in result.stderr

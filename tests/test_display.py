@@ -258,3 +258,75 @@ def test_formatting_helpers():
     assert format_seconds(4.24) == "4.2 s"
     assert format_seconds(187) == "3m 07s"
     assert format_seconds(3725) == "1h 02m"
+
+
+def test_the_first_ctrl_c_is_shown_in_the_live_display_not_over_it(capfd):
+    """The stopper's message goes through the display: in the live frame, not written
+    under it to fd 2 (where the next frame would draw over it and leave an old frame above)."""
+    import signal
+
+    from nncli.commands.train import _StopAfterBatch
+
+    class Trainer:
+        stop_training = False
+
+        def stop(self, status):
+            self.stop_training = True
+
+    console, clock = terminal_console(), FakeClock()
+    with TrainingDisplay(console, mode="live", clock=clock) as disp:
+        stopper = _StopAfterBatch(disp)
+        stopper.trainer = Trainer()
+        disp.on_train_begin(BEGIN)
+        disp.on_epoch_end(1, epoch_logs(1))
+        assert stopper(signal.SIGINT) is True
+        disp.on_epoch_end(2, epoch_logs(2))
+        disp.on_train_end({"status": "interrupted", "epochs_run": 2})
+    final = output(console).rsplit("\x1b[2K", 1)[-1]
+    assert "stopping at the end of this batch" in final
+    assert "interrupted" in final
+    assert capfd.readouterr().err == ""
+
+
+def test_an_underflowed_loss_is_zero_not_minus_zero():
+    assert format_value(-0.0) == "0.0000" and format_value(0.0) == "0.0000"
+    assert format_value(-1e-30) == "-1.000e-30"  # a real (tiny) negative number keeps its sign
+
+
+def test_a_loss_that_underflows_to_zero_keeps_the_log_scale():
+    """The last epoch's loss reaching 0 (underflow) must not switch the chart to a linear axis."""
+    console, clock = terminal_console(), FakeClock()
+    with TrainingDisplay(console, mode="live", clock=clock) as disp:
+        disp.on_train_begin({**BEGIN, "epochs": 3, "n_val": 0})
+        for epoch, loss in enumerate([1e-3, 1e-6, 0.0], start=1):
+            disp.on_epoch_end(epoch, {"train_loss": loss, "val_loss": None, "seconds": 0.1})
+        disp.on_train_end({"status": "completed", "epochs_run": 3})
+    final = output(console).rsplit("\x1b[2K", 1)[-1]
+    assert "loss (log scale)" in final
+    assert "-0.0000" not in output(console)
+
+
+def test_narrow_live_progress_keeps_the_epoch_count_and_times():
+    console, clock = Console(file=io.StringIO(), width=60, height=30), FakeClock()
+    with TrainingDisplay(console, mode="live", refresh_per_second=0.01, clock=clock,
+                         title="nncli train /home/someone/projects/configs/activation_leaky_relu.yaml") as disp:
+        disp.on_train_begin({**BEGIN, "epochs": 200})
+        for epoch in range(1, 51):
+            clock.now += 0.5
+            disp.on_epoch_end(epoch, epoch_logs(epoch))
+        frame = Console(file=io.StringIO(), width=60, height=30)
+        frame.print(disp)  # a frame while training runs, its title shown
+    first = output(frame).splitlines()[0]
+    assert "nncli" in first or "…" in first
+    assert "50/200 epochs" in first and "0:00:25" in first and "eta" in first
+    assert len(first.rstrip()) <= 60
+
+
+def test_warnings_on_a_terminal_wrap_between_words():
+    from nncli.commands.common import warn
+
+    console = Console(file=io.StringIO(), width=40, force_terminal=True, color_system=None)
+    names = ["feature_alpha_one", "feature_beta_two", "feature_gamma_three"]
+    warn("3 feature(s) constant in the training data: " + ", ".join(map(repr, names)), console)
+    lines = output(console).splitlines()
+    assert len(lines) > 1 and all(any(n in line for line in lines) for n in names)  # no name split

@@ -61,6 +61,9 @@ def test_a_signal_saves_the_model_so_far_and_exits_130(tmp_path, sig):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted after" in err and "saved to" in err and "Traceback" not in err
+    last = err.splitlines()[-1]  # one line, not an error: the user asked for it
+    assert last.startswith("interrupted after") and last.endswith(f"the model so far was saved to {model}")
+    assert err.count("saved to") == 1 and "error:" not in err
     loaded = load_model(model)
     assert loaded.meta["task"] == "multiclass"
     X = np.zeros((2, len(loaded.meta["features"])), np.float32)
@@ -345,3 +348,30 @@ def test_a_failed_read_is_never_taken_for_the_end_of_the_data(monkeypatch, failu
         else:
             with pytest.raises(DataError, match=expected):
                 list(table.chunks(chunksize=100_000))
+
+
+def test_a_replaced_file_keeps_its_mode(cli, tmp_path, iris_config):
+    """train -o over a private (0600) model keeps it private; a new file gets open()'s mode."""
+    old, new = tmp_path / "private.npz", tmp_path / "new.npz"
+    old.write_bytes(b"old")
+    old.chmod(0o600)
+    assert cli("train", iris_config, "-o", old, "--quiet").exit_code == 0
+    assert cli("train", iris_config, "-o", new, "--quiet").exit_code == 0
+    assert old.stat().st_mode & 0o777 == 0o600
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("sig, jobs", [(signal.SIGINT, "1"), (signal.SIGTERM, "2")])
+def test_an_interrupted_lr_sweep_shows_the_runs_that_finished(tmp_path, sig, jobs):
+    cmd = [sys.executable, "-m", "nncli", "lr-sweep", str(CONFIGS / "iris.yaml"), "--min", "0.001",
+           "--max", "0.01", "--num", "4", "--epochs", "300", "--jobs", jobs]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    _read_until(proc.stderr, "[1/4]")  # a run has finished
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "error:" not in err
+    assert "not run" in out and "Recommended learning rate" in out
+    assert list(tmp_path.iterdir()) == []

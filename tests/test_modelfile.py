@@ -70,6 +70,9 @@ def craft(case, good, folder):
     raw = good.read_bytes()
     if case == "text file":
         path.write_text("sepal_length,species\n5.1,setosa\n")
+        return path, "looks like CSV data, not a model file; the model comes first", None
+    if case == "other text file":
+        path.write_text("hello\n")
         return path, "not an nncli model file (not an .npz archive)", None
     if case == "random zip-like bytes":
         path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
@@ -109,7 +112,7 @@ def craft(case, good, folder):
         message = "meta lacks classes, layers"
     elif case == "bad layers":
         arrays = with_meta(arrays, layers=[{"units": 4, "activation": "swish"}, {"units": 3, "activation": "softmax"}])
-        message = "meta.layers is invalid"
+        message = "meta.layers[0].activation must be one of"
     elif case == "wrong shape":
         arrays["W1"] = np.zeros((5, 4), np.float32)
         message = "array 'W1' has shape (5, 4)"
@@ -142,7 +145,7 @@ def craft(case, good, folder):
     return path, message, marker
 
 
-CASES = ["text file", "random zip-like bytes", "truncated", "missing", "directory", "object array as meta",
+CASES = ["text file", "other text file", "random zip-like bytes", "truncated", "missing", "directory", "object array as meta",
          "object array as weights", "no meta", "other format", "unknown version", "meta not JSON",
          "meta not a string", "meta lacks keys", "bad layers", "wrong shape", "integer weights",
          "non-finite weights", "missing weights", "extra weights", "classes do not fit", "huge array header",

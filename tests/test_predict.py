@@ -235,6 +235,26 @@ def test_missing_drop_leaves_rows_out_and_counts_them(models, tmp_path):
     assert [r[0] for r in out] == [i for i in ids if i not in ("3", "77", "120")]
     assert "left out 3 of 150 row(s)" in result.stderr
     assert "2 with a missing value, 1 with a non-numeric value" in result.stderr
+    assert "lines 5, 79, 122" in result.stderr  # the header is line 1; chunks of 16 rows
+
+
+@pytest.mark.parametrize("stdin", [False, True], ids=["file", "stdin"])
+def test_missing_drop_names_the_first_lines_left_out(models, tmp_path, stdin):
+    header, body = read_dataset("iris.csv")
+    for i in (1, 2, 40, 41, 99):
+        body[i][0] = ""
+    data = write_rows(tmp_path / "gaps.csv", header, body)
+    args = ["-", "--missing", "drop"] if stdin else [data, "--missing", "drop"]
+    result = invoke("predict", models["iris"], *args, input=data.read_text() if stdin else None)
+    assert result.exit_code == 0
+    assert "left out 5 of 150 row(s)" in result.stderr
+    assert "lines 3, 4, 42 and 2 more" in result.stderr
+
+
+def test_with_input_and_id_column_is_a_usage_error(models):
+    result = invoke("predict", models["iris"], IRIS, "--with-input", "--id-column", "species")
+    assert result.exit_code == 2
+    assert "--with-input already copies every column; drop --id-column" in result.stderr
 
 
 def test_unknown_category_is_an_error_or_all_zeros(models, tmp_path):

@@ -307,3 +307,65 @@ def test_progress_prints_a_line_per_run_unless_quiet():
         with SweepProgress(console, mode=mode, total=1, title="title") as progress:
             progress.advance("run 1")
         assert console.file.getvalue() == expected
+
+
+# --- interrupted and resumed sweeps --------------------------------------------------------
+def _interrupt_after(monkeypatch, n):
+    """Make the (n+1)-th run of a one-process sweep be interrupted by Ctrl-C."""
+    real, calls = sweep.run_one, []
+
+    def run_one(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "run_one", run_one)
+
+
+def _without_timing(data):
+    return {k: v for k, v in data.items() if k not in ("seconds",)}
+
+
+def test_an_interrupted_sweep_prints_the_runs_that_finished(monkeypatch):
+    _interrupt_after(monkeypatch, 2)
+    result = run_cli("lr-sweep", IRIS, *SMALL, "--jobs", "1")
+    assert result.exit_code == 130
+    assert result.stdout.count("not run") == 3 and "Recommended learning rate" in result.stdout
+    assert result.stderr.endswith("interrupted after 2 of 5 runs; the table shows the runs that finished\n")
+    assert "error:" not in result.stderr
+
+
+def test_interrupted_then_resumed_json_equals_an_uninterrupted_sweep(monkeypatch, tmp_path):
+    whole, _ = sweep_json(IRIS, *SMALL, "--jobs", "1")
+    assert whole["interrupted"] is False
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, 2)
+        partial, result = sweep_json(IRIS, *SMALL, "--jobs", "1", exit_code=130)
+    assert partial["interrupted"] is True
+    assert [r["status"] for r in partial["runs"]] == ["completed"] * 2 + ["not run"] * 3
+    saved = tmp_path / "sweep.json"
+    saved.write_text(json.dumps(partial))
+    resumed, result = sweep_json(IRIS, *SMALL, "--jobs", "2", "--resume", saved)
+    assert _without_timing(resumed) == _without_timing(whole)
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--num", "4", "--epochs", "20"], "the grid differs"),
+    (["--num", "5", "--epochs", "10"], "epochs per run differ"),
+    (["--num", "5", "--epochs", "20", "--set", "training.seed=3"], "training.seed (sweep.json: 0, now: 3)"),
+])
+def test_resume_refuses_another_config_or_grid(monkeypatch, tmp_path, change, message):
+    _interrupt_after(monkeypatch, 1)
+    partial, _ = sweep_json(IRIS, *SMALL, "--jobs", "1", exit_code=130)
+    saved = tmp_path / "sweep.json"
+    saved.write_text(json.dumps(partial))
+    result = run_cli("lr-sweep", IRIS, *change, "--resume", saved)
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+def test_resume_needs_a_sweep_json(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text("[1, 2]")
+    result = run_cli("lr-sweep", IRIS, *SMALL, "--resume", bad)
+    assert result.exit_code == 2 and "--resume" in result.stderr and "lr-sweep --json" in result.stderr

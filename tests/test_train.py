@@ -129,3 +129,22 @@ def test_json_summary_writes_undefined_metrics_as_null(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "NaN" not in result.stdout
     assert json.loads(result.stdout)["val_r2"] is None
+
+
+def test_json_when_training_diverges(cli, tmp_path):
+    """--json always prints the summary on stdout: a diverged run too, with exit code 1."""
+    model = tmp_path / "m.npz"
+    result = cli("train", CONFIGS / "linear_regression.yaml", "-o", model, "--json",
+                 "--set", "training.learning_rate=1e6")
+    assert result.exit_code == 1
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "diverged" and summary["learning_rate"] == 1e6
+    assert summary["diverged_epoch"] >= 1 and summary["epochs_run"] == summary["diverged_epoch"] - 1
+    assert summary["model"] is None and not model.exists()
+    assert result.stderr.startswith("error: training diverged")
+
+
+def test_json_means_no_progress_on_stderr(cli, tmp_path, iris_config):
+    result = cli("train", iris_config, "-o", tmp_path / "m.npz", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["status"] == "completed"
+    assert result.stderr == ""

@@ -24,7 +24,8 @@ SetOption = Annotated[
     typer.Option("--set", metavar="KEY=VALUE",
                  help="Override a config value (dotted key, YAML value), e.g. --set training.epochs=50."),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout; no progress on stderr, "
+                                                    "only warnings and errors.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr; errors only.")]
 RunDirOption = Annotated[Optional[Path], typer.Option(
     "--run-dir", metavar="DIR", file_okay=False, readable=False,
@@ -54,8 +55,24 @@ def json_safe(value):
     return value
 
 
-def warn(message):
-    typer.echo(f"warning: {message}", err=True)
+def warn(message, console=None):
+    """``warning: message`` on stderr. On a terminal, wrapped between words (the terminal
+    itself would split a column name in two); elsewhere one line, as logs want it."""
+    console = console or _stderr_if_terminal()
+    if console is not None and console.is_terminal:
+        console.print(f"warning: {message}", markup=False, highlight=False, overflow="fold")
+    else:
+        typer.echo(f"warning: {message}", err=True)
+
+
+def _stderr_if_terminal():
+    import os
+
+    if not os.isatty(2):
+        return None  # rich only on a terminal: it costs an import
+    from nncli.ui import console
+
+    return console(stderr=True)
 
 
 # --- options of predict and evaluate ---------------------------------------------------

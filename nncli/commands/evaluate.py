@@ -30,7 +30,7 @@ def evaluate(
     trained = load_model(model)
     with open_table(data) as table:
         result, counts = evaluate_csv(trained, table, Policy(missing.value, unknown.value, chunk_size))
-    for message in count_warnings(counts, table.where):
+    for message in count_warnings(counts, table.where, table.place):
         warn(message)
     if json_:
         print_json(result)

@@ -46,11 +46,14 @@ def lr_sweep(
     set_: SetOption = None,
     run_dir: RunDirOption = None,
     quiet: QuietOption = False,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", metavar="SWEEP.json", help="grid: run only the rates an interrupted sweep did not, "
+        "reading its --json output (same config and grid).", readable=False)] = None,
 ):
     """Find a learning rate: train at several rates and compare their validation loss.
 
     The result (table, chart, recommendation) goes to stdout, progress to stderr.
-    Exit code 1 when every rate diverged.
+    Exit code 1 when every rate diverged. Interrupted (Ctrl-C), it shows the runs that finished and exits 130; with --json, --resume continues it.
 
     Example: nncli lr-sweep configs/iris.yaml --num 7 --epochs 50 --write-config iris-best.yaml
     """
@@ -59,14 +62,14 @@ def lr_sweep(
     from nncli.commands import sweeping as sweep
     from nncli.commands.train import RunFolder, training_warnings
     from nncli.config import load_config
-    from nncli.errors import TrainingFailed, UsageError
+    from nncli.errors import Interrupted, TrainingFailed, UsageError
     from nncli.io.atomic import atomic_write, check_writable
     from nncli.ui.format import format_rate
     from nncli.ui.live import display_mode
 
     if json_ and print_best:
         raise UsageError("--json and --print-best both choose what goes to stdout; give one of them")
-    grid_only = {"--num": num, "--epochs": epochs, "--jobs": jobs, "--scheduler": scheduler}
+    grid_only = {"--num": num, "--epochs": epochs, "--jobs": jobs, "--scheduler": scheduler, "--resume": resume}
     misplaced = [name for name, value in grid_only.items() if value is not None] if mode is SweepMode.range \
         else ["--steps"] if steps is not None else []
     if misplaced:
@@ -86,18 +89,23 @@ def lr_sweep(
     start = time.perf_counter()
 
     if mode is SweepMode.grid:
+        previous = [] if resume is None else _previous_runs(resume, cfg, rates, epochs or cfg.training.epochs)
         jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
         result, best, data, failure, detail = _grid_sweep(
-            cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet)
+            cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet, previous)
     else:
         result, best, data, failure, detail = _range_test(
             cfg, ds, config, min_lr, max_lr, steps, console, progress_mode)
 
+    interrupted = mode is SweepMode.grid and result.not_run
+    if interrupted and not result.runs:
+        raise KeyboardInterrupt  # nothing to show: "interrupted", as before any run
     if run is not None:
         from nncli.io import runs
 
         runs.write_json(run.folder / runs.SWEEP, data)
-        run.finish({"status": "completed" if best is not None else "diverged", "mode": mode.value,
+        status = "interrupted" if interrupted else "completed" if best is not None else "diverged"
+        run.finish({"status": status, "mode": mode.value,
                     "best": data["best"], "judged_on": data.get("judged_on", "smoothed_loss"),
                     "seconds": round(time.perf_counter() - start, 4)})
     if json_:
@@ -107,6 +115,11 @@ def lr_sweep(
             print(format_rate(best))
     else:
         _render_result(result, mode, cfg.training.learning_rate)
+    if interrupted:
+        total = len(result.runs) + len(result.not_run)
+        shown = ("the JSON holds the runs that finished; continue with --resume FILE, FILE holding this output"
+                 if json_ else "the table shows the runs that finished")
+        raise Interrupted(f"interrupted after {len(result.runs)} of {total} runs; {shown}")
     if best is None:
         raise TrainingFailed(failure)
     if write_config is not None:
@@ -118,8 +131,27 @@ def lr_sweep(
             typer.echo(f"wrote {write_config} (training.learning_rate: {format_rate(best)})", err=True)
 
 
-def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet):
-    """Run the grid with progress on stderr; returns (result, best rate, JSON data, failure, detail)."""
+def _previous_runs(path, cfg, rates, epochs):
+    """The finished runs of the sweep whose --json output is at ``path`` (--resume)."""
+    import json
+
+    from nncli.commands import sweeping as sweep
+    from nncli.errors import UsageError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"--resume {path}: cannot read it as the output of 'nncli lr-sweep --json' "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+    return sweep.previous_runs(data, str(path), cfg, rates, epochs)
+
+
+def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet, previous=()):
+    """Run the grid with progress on stderr; returns (result, best rate, JSON data, failure, detail).
+
+    The rates of ``previous`` (runs of a resumed sweep) are not run again. Interrupted,
+    the result holds the runs that finished and lists the others in ``not_run``.
+    """
     from nncli.commands import sweeping as sweep
     from nncli.ui.format import format_rate
     from nncli.ui.live import SweepProgress
@@ -132,16 +164,24 @@ def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progre
     title = (f"lr-sweep {config}: {len(rates)} rates from {format_rate(rates[0])} to "
              f"{format_rate(rates[-1])}, {epochs or cfg.training.epochs} epochs each, {where}")
     judged_on = "val_loss" if ds.X_val is not None else "train_loss"
-    with SweepProgress(console, mode=progress_mode, total=len(rates), title=title) as progress:
-        done = []
+    done = list(previous)
+    todo = [lr for lr in rates if lr not in {run.learning_rate for run in done}]
+    try:
+        with SweepProgress(console, mode=progress_mode, total=len(todo), title=title) as progress:
 
-        def on_run(run):
-            done.append(run)
-            progress.advance(sweep_run_line(run, judged_on, len(done), len(rates)))
+            def on_run(run):
+                done.append(run)
+                progress.advance(sweep_run_line(run, judged_on, len(done) - len(previous), len(todo)))
 
-        result = sweep.grid_sweep(cfg, ds, rates, epochs, jobs=jobs, scheduler=scheduler, on_run=on_run)
+            sweep.grid_sweep(cfg, ds, todo, epochs, jobs=min(jobs, max(len(todo), 1)), scheduler=scheduler,
+                             on_run=on_run)
+    except KeyboardInterrupt:
+        pass  # the runs that finished are in done
+    finished = {run.learning_rate for run in done}
+    result = sweep.SweepResult(done, judged_on, epochs or cfg.training.epochs,
+                               not_run=[lr for lr in rates if lr not in finished])
     best = result.best
-    return (result, None if best is None else best.learning_rate, sweep.grid_json(result),
+    return (result, None if best is None else best.learning_rate, sweep.grid_json(result, cfg),
             f"every learning rate diverged; try smaller ones, e.g. --min {format_rate(rates[0] / 1000)}",
             f"best {result.judged_on} {best.best_loss:.6g}" if best else "")
 

@@ -23,7 +23,8 @@ def predict(
                                 "a name ending in .parquet writes Parquet.")] = None,
     with_input: Annotated[bool, typer.Option("--with-input", help="Put the input columns first.")] = False,
     id_column: Annotated[Optional[str], typer.Option(
-        "--id-column", metavar="NAME", help="Copy this input column to the output, first.")] = None,
+        "--id-column", metavar="NAME", help="Copy this input column to the output, first "
+        "(not with --with-input, which copies every column).")] = None,
     missing: MissingOption = Missing.error,
     unknown: UnknownOption = Unknown.error,
     chunk_size: ChunkSizeOption = 50_000,
@@ -35,10 +36,13 @@ def predict(
     Example: cat new.csv | nncli predict iris.npz - --id-column id > predictions.csv
     """
     from nncli.commands.scoring import Policy, count_warnings, output_names, predict_csv, predict_parquet
+    from nncli.errors import UsageError
     from nncli.io.atomic import atomic_write, check_writable
     from nncli.io.modelfile import load_model
     from nncli.io.reading import is_parquet, open_table
 
+    if with_input and id_column is not None:
+        raise UsageError("--with-input already copies every column; drop --id-column")
     to_stdout = output in (None, "-")
     if not to_stdout:
         check_writable(output, "output file")
@@ -59,5 +63,5 @@ def predict(
     for plain, written in zip(output_names(trained), names):
         if plain != written:
             warn(f"the input already has a column {plain!r}; the prediction column is named {written!r}")
-    for message in count_warnings(counts, table.where):
+    for message in count_warnings(counts, table.where, table.place):
         warn(message)

@@ -5,7 +5,7 @@ model file (``nncli.io.modelfile.forward``). Rows are read, encoded and predicte
 chunk at a time, so memory does not grow with the file.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import csv
 
@@ -38,8 +38,12 @@ class Counts:
     n_not_numeric: int = 0
     n_unknown: int = 0
     n_imputed: int = 0
+    first_dropped: list = field(default_factory=list)  # data rows (from 0) of the first rows left out
 
     def add(self, chunk):
+        if len(self.first_dropped) < SHOW_DROPPED:
+            dropped = self.rows + np.flatnonzero(~np.asarray(chunk.kept))  # chunks are read in order
+            self.first_dropped += dropped[:SHOW_DROPPED - len(self.first_dropped)].tolist()
         self.rows += len(chunk.kept)
         self.n_missing += chunk.n_missing
         self.n_not_numeric += chunk.n_not_numeric
@@ -74,19 +78,36 @@ def target_spec(model):
     return {"name": meta["target"], "kind": "label", "categories": meta["classes"]}
 
 
-def count_warnings(counts, where):
-    """The warnings about rows left out and unseen categories, for stderr."""
+SHOW_DROPPED = 3  # rows left out named by their line
+
+
+def count_warnings(counts, where, place=None):
+    """The warnings about rows left out and unseen categories, for stderr.
+
+    ``place(row)``: 'line N' of a data row, to name the first rows left out.
+    """
     out = []
     if counts.n_dropped:
         reasons = [f"{n} with a {what} value" for n, what in
                    ((counts.n_missing, "missing"), (counts.n_not_numeric, "non-numeric")) if n]
-        out.append(f"left out {counts.n_dropped} of {counts.rows} row(s) of {where} ({', '.join(reasons)})")
+        lines = "" if place is None else "; " + _places([place(r) for r in counts.first_dropped],
+                                                         counts.n_dropped)
+        out.append(f"left out {counts.n_dropped} of {counts.rows} row(s) of {where} ({', '.join(reasons)}{lines})")
     if counts.n_unknown:
         out.append(f"{counts.n_unknown} value(s) in {where} are categories not seen in training; "
                    "encoded as all zeros")
     if counts.n_imputed:
         out.append(f"imputed {counts.n_imputed} missing value(s) in {where} with the model's training values")
     return out
+
+
+def _places(places, total):
+    """'lines 3, 4, 42 and 2 more' from ['line 3', 'line 4', 'line 42'] of ``total`` rows."""
+    more = f" and {total - len(places)} more" if total > len(places) else ""
+    words = {p.rsplit(" ", 1)[0] for p in places}
+    if len(places) > 1 and len(words) == 1:  # 'line 3', 'line 4' -> 'lines 3, 4'
+        return f"{words.pop()}s " + ", ".join(p.rsplit(" ", 1)[1] for p in places) + more
+    return ", ".join(places) + more
 
 
 # --- predict ------------------------------------------------------------------------

@@ -16,13 +16,14 @@ NumPy and the pipeline only: this module never prints.
 """
 
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from nncli import interrupts
 from nncli.commands import pipeline
-from nncli.config import Config
+from nncli.config import Config, to_dict
 from nncli.config.schema import ScheduleConfig
 from nncli.errors import UsageError
 from nncli.core.training import Callback
@@ -144,6 +145,7 @@ class SweepResult:
     runs: list
     judged_on: str            # "val_loss", or "train_loss" without validation data
     epochs: int
+    not_run: list = field(default_factory=list)  # rates not run: the sweep was interrupted
     best: Run | None = None    # the recommendation
     lowest: Run | None = None  # the run with the lowest loss (best, unless a near-tie moved it)
     edge: str | None = None    # "low" / "high": the loss was still falling at the grid's edge
@@ -252,12 +254,25 @@ def _run_pool(jobs, config, ds, learning_rates, epochs, on_run):
         for future in as_completed(futures):
             runs.append(future.result())
             on_run(runs[-1])
-    except BaseException:
-        # Ctrl-C or a failed run: do not wait for the runs still going.
+    except BaseException as exc:
+        # Ctrl-C or a failed run: do not wait for the runs still going. On Ctrl-C, the
+        # runs that finished while this process waited still count (on_run keeps them).
+        if isinstance(exc, KeyboardInterrupt):
+            with interrupts.held():
+                _report_finished(futures, runs, on_run)
         _terminate(pool)
         raise
     pool.shutdown()
     return runs
+
+
+def _report_finished(futures, runs, on_run):
+    """Pass the finished runs not yet in ``runs`` to ``on_run``."""
+    for future in futures:
+        if future.done() and not future.cancelled() and future.exception() is None \
+                and not any(run is future.result() for run in runs):
+            runs.append(future.result())
+            on_run(runs[-1])
 
 
 def _terminate(pool):
@@ -414,17 +429,66 @@ def range_test(config: Config, ds, min_lr, max_lr, steps=100, on_step=None) -> R
 
 
 # --- output ---------------------------------------------------------------------------------
-def grid_json(result: SweepResult):
-    """The sweep as plain data for ``--json`` (``print_json`` writes nan and inf as null)."""
+RUN_FIELDS = ("learning_rate", "train_loss", "val_loss", "best_loss", "best_epoch", "diverged",
+              "diverged_epoch", "epochs_run")
+
+
+def grid_json(result: SweepResult, config: Config | None = None):
+    """The sweep as plain data for ``--json`` (``print_json`` writes nan and inf as null).
+
+    Every rate of the grid has a run, with ``status`` completed, diverged, or ``not run``
+    (the sweep was interrupted: ``interrupted`` is true). ``config`` (the resolved config)
+    and ``epochs`` are what ``--resume`` checks a later sweep against.
+    """
     best = result.best
+    runs = [{**{name: getattr(r, name) for name in RUN_FIELDS}, "status": "diverged" if r.diverged else "completed"}
+            for r in result.runs]
+    runs += [{**dict.fromkeys(RUN_FIELDS), "learning_rate": lr, "status": "not run"} for lr in result.not_run]
     return {
-        "runs": [{"learning_rate": r.learning_rate, "train_loss": r.train_loss,
-                  "val_loss": r.val_loss, "best_epoch": r.best_epoch,
-                  "diverged": r.diverged} for r in result.runs],
+        "runs": sorted(runs, key=lambda r: r["learning_rate"]),
         "best": None if best is None else {"learning_rate": best.learning_rate,
                                            result.judged_on: best.best_loss},
         "judged_on": result.judged_on,
+        "interrupted": bool(result.not_run),
+        "epochs": result.epochs,
+        "config": None if config is None else to_dict(config),
     }
+
+
+def previous_runs(data, where, config: Config, learning_rates, epochs):
+    """The finished runs of an earlier ``--json`` output ``data`` (read from ``where``), for
+    ``--resume``; UsageError naming what differs if it was another config or grid."""
+    if not (isinstance(data, dict) and isinstance(data.get("runs"), list) and isinstance(data.get("config"), dict)
+            and all(isinstance(r, dict) and "learning_rate" in r for r in data["runs"])):
+        raise UsageError(f"--resume {where}: not the output of 'nncli lr-sweep --json' (grid mode)")
+    before, now = dict(_flatten(data["config"])), dict(_flatten(to_dict(config)))
+    differ = [f"{key} ({os.path.basename(where)}: {before.get(key)!r}, now: {now.get(key)!r})"
+              for key in dict.fromkeys([*before, *now]) if before.get(key) != now.get(key)]
+    if differ:
+        raise UsageError(f"--resume {where} was another config: {'; '.join(differ)}")
+    if data.get("epochs") != epochs:
+        raise UsageError(f"--resume {where}: the epochs per run differ ({data.get('epochs')} then, {epochs} now); "
+                         "give the same --epochs")
+    rates = [r["learning_rate"] for r in data["runs"]]
+    if rates != list(learning_rates):
+        raise UsageError(f"--resume {where}: the grid differs ({len(rates)} rates then, {len(learning_rates)} "
+                         "now); give the same --min, --max and --num")
+    try:
+        return [Run(**{name: math.nan if r[name] is None and name in ("train_loss", "best_loss") else r[name]
+                       for name in RUN_FIELDS})
+                for r in data["runs"] if r.get("status") in ("completed", "diverged")]
+    except (KeyError, TypeError):
+        raise UsageError(f"--resume {where}: a run is incomplete; not the output of 'nncli lr-sweep --json'") from None
+
+
+def _flatten(value, prefix=""):
+    """(dotted key, value) pairs of nested dicts and lists."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else None
+    if items is None:
+        yield prefix, value
+        return
+    for key, item in items:
+        yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
 
 
 def range_json(result: RangeResult):

@@ -1,6 +1,5 @@
 """``nncli train``: train the network a config describes and save it as a model file."""
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -35,7 +34,7 @@ def train(
     from nncli.io.atomic import check_writable
     from nncli.io.modelfile import save_model
     from nncli.ui.live import TrainingDisplay, display_mode
-    from nncli.ui.tables import render_summary
+    from nncli.ui.tables import render_summary, summary_table
 
     cfg = load_config(config, set_ or [])
     if run_dir is not None and (output is not None or history is not None):
@@ -52,7 +51,7 @@ def train(
     warnings = [] if quiet else ds.warnings + training_warnings(cfg, ds)
     for message in warnings:
         warn(message)
-    mode = display_mode(console, quiet)
+    mode = display_mode(console, quiet or json_)
     run = None
     if run_dir is not None:
         run = RunFolder(run_dir, config, cfg, "train", quiet)
@@ -61,13 +60,18 @@ def train(
             console = run.logging_console(console, warnings)
 
     display = TrainingDisplay(console, mode=mode, title=f"nncli train {config}")
-    stopper = _StopAfterBatch()
+    stopper = _StopAfterBatch(display)
     with interrupts.reacting(stopper), display:
         trainer = stopper.trainer = pipeline.build_trainer(cfg, ds, [display])
         result, metrics, seconds = pipeline.train(trainer, ds, cfg)
 
-    if result.status == "diverged" and run is not None:
-        run.finish({"status": "diverged", "epochs_run": result.epochs_run, "seconds": round(seconds, 4)})
+    if result.status == "diverged":
+        if run is not None:
+            run.finish({"status": "diverged", "epochs_run": result.epochs_run, "seconds": round(seconds, 4)})
+        if json_:
+            print_json({"status": "diverged", "epochs_run": result.epochs_run,
+                        "diverged_epoch": result.diverged_epoch,
+                        "learning_rate": cfg.training.learning_rate, "model": None})
     pipeline.check_converged(result, cfg, config, output)
     save_model(output, pipeline.make_model(cfg, ds, trainer, metrics))
     if history is not None:
@@ -75,6 +79,8 @@ def train(
     summary = pipeline.summary(result, trainer, metrics, seconds, output)
     if json_:
         print_json(summary)
+    elif not quiet and result.status == "interrupted":
+        console.print(summary_table(summary))  # the line below says how it ended and where the model went
     elif not quiet:
         render_summary(console, summary)
     if run is not None:
@@ -158,18 +164,18 @@ def training_warnings(cfg, ds):
 class _StopAfterBatch:
     """First SIGINT/SIGTERM: stop training after the current batch. Second: stop at once.
 
-    The first is acknowledged on stderr at once: a batch can take a while, and the user
-    should know that a second Ctrl-C would lose the model.
+    The first is acknowledged at once, through the display (a live display would draw
+    over a line written under it): a batch can take a while, and the user should know
+    that a second Ctrl-C would lose the model.
     """
 
-    def __init__(self):
-        self.trainer = None
+    def __init__(self, display):
+        self.display, self.trainer = display, None
 
     def __call__(self, signum):
         if self.trainer is None or self.trainer.stop_training:
             return False  # KeyboardInterrupt: stop at once
         self.trainer.stop("interrupted")
-        # os.write, not print: a signal handler may run in the middle of a print to stderr.
-        os.write(2, b"stopping at the end of this batch to save the model; "
-                    b"Ctrl-C again stops at once without saving\n")
+        self.display.notify("stopping at the end of this batch to save the model; "
+                            "Ctrl-C again stops at once without saving")
         return True

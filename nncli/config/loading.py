@@ -105,21 +105,28 @@ def _load(path, overrides):
     except OSError as exc:
         raise ConfigError(f"cannot read config file {where}: {exc.strerror or exc}; check its permissions") from None
     except UnicodeDecodeError as exc:
+        _raise_if_not_a_config(path)
         raise ConfigError(f"config file {where} is not UTF-8 text (bad byte at offset {exc.start}); "
                           "save it as UTF-8") from None
-    raw = parse_yaml(text, where)
+    try:
+        raw = parse_yaml(text, where)
+    except ConfigError:
+        _raise_if_not_a_config(path)
+        raise
+    if not isinstance(raw, dict):
+        _raise_if_not_a_config(path)
     in_file = copy.deepcopy(raw)
     if isinstance(raw, dict) and isinstance(raw.get("data"), dict):
         _resolve_paths(raw["data"], path.parent)
-    set_keys = []
+    overridden = []
     for assignment in overrides:
         if not isinstance(raw, dict):
             break
         parts = apply_override(raw, assignment)
-        set_keys.append(".".join(parts))
+        overridden.append(parts)
         if parts[0] == "data":
             _resolve_paths(raw["data"], Path.cwd(), only=parts[1:2])
-    return validate(raw, where), in_file, set_keys
+    return validate(raw, where, overridden), in_file, [".".join(parts) for parts in overridden]
 
 
 def load_config_dict(raw, overrides=(), where="config"):
@@ -127,16 +134,28 @@ def load_config_dict(raw, overrides=(), where="config"):
 
     Relative data paths are relative to the current folder. ``raw`` is not changed.
     """
-    import copy
-
     raw = copy.deepcopy(raw)
     if isinstance(raw.get("data"), dict):
         _resolve_paths(raw["data"], Path.cwd())
+    overridden = []
     for assignment in overrides:
         parts = apply_override(raw, assignment)
+        overridden.append(parts)
         if parts[0] == "data":
             _resolve_paths(raw["data"], Path.cwd(), only=parts[1:2])
-    return validate(raw, where)
+    return validate(raw, where, overridden)
+
+
+def _raise_if_not_a_config(path):
+    """On the error path: ConfigError saying so if ``path`` holds a model or CSV data."""
+    from nncli.io.sniff import kind_of
+
+    kind = kind_of(path)
+    if kind == "model":
+        raise ConfigError(f"{path} is a model file, not a YAML config (did you mean nncli predict {path} DATA?)")
+    if kind == "csv":
+        raise ConfigError(f"{path} looks like CSV data, not a YAML config; give the config whose data.path "
+                          "names it")
 
 
 def _resolve_paths(data, base, only=None):

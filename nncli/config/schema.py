@@ -457,6 +457,13 @@ def _dotted(loc):
     return ".".join(str(part) for part in loc)
 
 
+# Pydantic's type errors, in words: "expected an integer, got '100x'".
+_EXPECTED = {"int_parsing": "an integer", "int_type": "an integer", "int_from_float": "an integer",
+             "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
+             "bool_type": "true or false", "string_type": "text", "list_type": "a list",
+             "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping"}
+
+
 def _format_error(err):
     loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "literal[")))
     # A union (int | 'full') reports its branch as the last location part; drop it.
@@ -469,6 +476,8 @@ def _format_error(err):
         return f"unknown key {key!r}{where}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}"
     if kind == "missing":
         return f"{path} is required but missing"
+    if kind in _EXPECTED:
+        return f"{path}: expected {_EXPECTED[kind]}, got {err['input']!r}"
     msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = msg.replace("Input should be", "must be")
     got = "" if kind in ("value_error",) else f" (got {err['input']!r})"
@@ -506,8 +515,12 @@ def _inner_model(annotation):
     return None
 
 
-def validate(raw, where="config"):
-    """Turn a plain dict into a Config, or raise ConfigError listing every problem."""
+def validate(raw, where="config", overridden=()):
+    """Turn a plain dict into a Config, or raise ConfigError listing every problem.
+
+    ``overridden``: the key paths (tuples) set with --set; a problem there is said to be
+    the option's, not the file's.
+    """
     if raw is None:
         raise ConfigError(f"{where} is empty; it needs the sections data, model, loss and training")
     if not isinstance(raw, dict):
@@ -515,10 +528,36 @@ def validate(raw, where="config"):
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        problems = [_format_error(e) for e in exc.errors()]
+        errors = _without_misspelt_required(exc.errors())
+        problems = [_blamed(e, overridden) for e in errors]
+        from_set = any(by_set for by_set, _ in problems)
         if len(problems) == 1:
-            raise ConfigError(f"{where}: {problems[0]}") from None
-        raise ConfigError(f"{where} has {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)) from None
+            raise ConfigError(problems[0][1] if from_set else f"{where}: {problems[0][1]}") from None
+        header = f"{len(problems)} problems in {where} and --set" if from_set else f"{where} has {len(problems)} problems"
+        lines = [p if by_set or not from_set else f"{where}: {p}" for by_set, p in problems]
+        raise ConfigError(header + ":\n" + "\n".join(f"  - {p}" for p in lines)) from None
+
+
+def _without_misspelt_required(errors):
+    """The errors without "x is required" where an unknown key beside it is x misspelt:
+    ``learnin_rate`` is one mistake, reported once (as the unknown key, with "did you mean")."""
+    unknown = [e["loc"] for e in errors if e["type"] == "extra_forbidden"]
+
+    def misspelt(loc):
+        return any(u[:-1] == loc[:-1] and did_you_mean(u[-1], [loc[-1]]) for u in unknown)
+
+    return [e for e in errors if not (e["type"] == "missing" and e["loc"] and misspelt(e["loc"]))]
+
+
+def _blamed(err, overridden):
+    """(whether a --set made the error, its message), the message starting "--set KEY" if so."""
+    message = _format_error(err)
+    loc = [str(p) for p in err["loc"]]
+    for parts in overridden:
+        if loc[:len(parts)] == list(parts):
+            key = ".".join(parts)
+            return True, f"--set {message}" if message.startswith(key) else f"--set {key}: {message}"
+    return False, message
 
 
 def json_schema() -> dict[str, Any]:

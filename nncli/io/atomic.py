@@ -1,7 +1,8 @@
 """Atomic file writes: a temporary file in the same folder, then a rename.
 
 A crash or Ctrl-C in the middle of a write never leaves a truncated file under the
-final name, and an existing file stays untouched until the new one is complete.
+final name, and an existing file stays untouched until the new one is complete; the
+new file keeps the permissions of the file it replaces.
 A symbolic link is followed (the file it points to is replaced, the link stays); a
 device or a named pipe (``-o /dev/null``) is written in place, as a rename would
 replace it with a plain file.
@@ -10,6 +11,7 @@ replace it with a plain file.
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from nncli.errors import OutputError, UsageError
@@ -61,6 +63,7 @@ def atomic_write(path, mode="wb"):
         # O_EXCL: never write into a file that someone else made; mode 0o666 less the umask, as open() gives.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, mode, **_text_options(mode)) as f:
+            _keep_mode(fd, target)
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -72,6 +75,15 @@ def atomic_write(path, mode="wb"):
         if isinstance(exc, OSError):
             raise _cannot_write(path, exc) from None
         raise
+
+
+def _keep_mode(fd, target):
+    """Give the new file the permissions of the file it replaces (a private model stays private)."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return
+    os.fchmod(fd, mode)
 
 
 @contextlib.contextmanager

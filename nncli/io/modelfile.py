@@ -86,6 +86,7 @@ def load_model(path):
         raise ModelFileError(f"cannot read model file {where}: {exc.strerror}; check its permissions") from None
     arrays = _read_npz(raw, where)
     meta = _read_meta(arrays, where)
+    _check_meta(meta, where)
     return _build(arrays, meta, where)
 
 
@@ -120,6 +121,13 @@ def _check_sizes(raw, where):
 
 def _read_npz(raw, where):
     if not raw.startswith(b"PK"):
+        from nncli.io.sniff import kind_of
+
+        kind = kind_of(where, raw[:65536])
+        if kind in ("config", "csv"):
+            what, advice = (("a YAML config", f"train it first: nncli train {where} -o MODEL.npz") if kind == "config"
+                            else ("CSV data", "the model comes first: nncli predict MODEL DATA"))
+            raise ModelFileError(f"{where} looks like {what}, not a model file; {advice}")
         raise ModelFileError(f"{where} is not an nncli model file (not an .npz archive); "
                              "give a model file written by nncli train")
     try:
@@ -157,6 +165,102 @@ def _read_meta(arrays, where):
     if missing:
         raise ModelFileError(f"{where}: meta lacks {', '.join(missing)}")
     return meta
+
+
+# The task each loss trains for (as nncli.io.dataset.TASKS, which would load pandas).
+_TASKS = {"mse": "regression", "binary_cross_entropy": "binary", "cross_entropy": "multiclass"}
+
+
+def _indicator_of(meta, i):
+    """Whether column ``i`` has a missing-value indicator (version 2's meta.preprocessing)."""
+    columns = (meta.get("preprocessing") or {}).get("columns") if isinstance(meta.get("preprocessing"), dict) else None
+    if not isinstance(columns, list) or len(columns) != len(meta["columns"]) or not isinstance(columns[i], dict):
+        return False
+    return bool(columns[i].get("indicator"))
+
+
+def _check_meta(meta, where):
+    """Raise ModelFileError naming the first key of ``meta`` whose contents are wrong.
+
+    Checks types, kinds and counts (the arrays' shapes are checked against it in
+    ``_build``). Keys beyond META_KEYS are allowed, for later versions of the format.
+    """
+    from nncli.core.activations import ACTIVATIONS
+    from nncli.core.losses import check_pairing, get_loss
+    from nncli.errors import ConfigError
+
+    def bad(key, problem):
+        return ModelFileError(f"{where}: meta.{key} {problem}; the file is damaged or was edited")
+
+    def strings(key, value):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad(key, f"must be a list of strings, not {_show(value)}")
+
+    for key in ("columns", "features", "layers"):
+        if not isinstance(meta[key], list):
+            raise bad(key, f"must be a list, not {_show(meta[key])}")
+    strings("features", meta["features"])
+    encoded = []
+    for i, column in enumerate(meta["columns"]):
+        key = f"columns[{i}]"
+        if not isinstance(column, dict):
+            raise bad(key, f"must be a mapping {{name, kind, categories}}, not {_show(column)}")
+        for part in ("name", "kind", "categories"):
+            if part not in column:
+                raise bad(key, f"has no {part!r}")
+        if not isinstance(column["name"], str):
+            raise bad(f"{key}.name", f"must be a string, not {_show(column['name'])}")
+        if column["kind"] not in ("numeric", "categorical"):
+            raise bad(f"{key}.kind", f"must be 'numeric' or 'categorical', not {_show(column['kind'])}")
+        strings(f"{key}.categories", column["categories"])
+        # The encoded names, as nncli.io.features.feature_names makes them (with version 2's
+        # missing-value indicators, when its preprocessing holds one entry per column).
+        indicator = _indicator_of(meta, i)
+        encoded += feature_names([{**column, "indicator": indicator}])
+    if encoded != meta["features"]:
+        raise bad("features", "do not match meta.columns (the encoded names of the columns "
+                              f"are {_show(encoded)}, meta.features holds {_show(meta['features'])})")
+    if not isinstance(meta["target"], str):
+        raise bad("target", f"must be a string, not {_show(meta['target'])}")
+    if not isinstance(meta["task"], str) or meta["task"] not in _TASKS.values():
+        raise bad("task", f"must be one of {', '.join(dict.fromkeys(_TASKS.values()))}, not {_show(meta['task'])}")
+    if not isinstance(meta["loss"], str) or meta["loss"] not in _TASKS:
+        raise bad("loss", f"must be one of {', '.join(_TASKS)}, not {_show(meta['loss'])}")
+    if _TASKS[meta["loss"]] != meta["task"]:
+        raise bad("loss", f"{meta['loss']} does not train a {meta['task']} model")
+    strings("classes", meta["classes"])
+    n_classes = {"regression": (0,), "binary": (2,)}.get(meta["task"], range(2, 2**31))
+    if len(meta["classes"]) not in n_classes or len(set(meta["classes"])) != len(meta["classes"]):
+        raise bad("classes", f"holds {len(meta['classes'])} distinct label(s) for a {meta['task']} model")
+    if not meta["layers"]:
+        raise bad("layers", "is empty")
+    for i, layer in enumerate(meta["layers"]):
+        key = f"layers[{i}]"
+        if not isinstance(layer, dict):
+            raise bad(key, f"must be a mapping {{units, activation}}, not {_show(layer)}")
+        for part in ("units", "activation"):
+            if part not in layer:
+                raise bad(key, f"has no {part!r}")
+        if type(layer["units"]) is not int or layer["units"] < 1:
+            raise bad(f"{key}.units", f"must be a positive integer, not {_show(layer['units'])}")
+        if not isinstance(layer["activation"], str) or layer["activation"] not in ACTIVATIONS:
+            raise bad(f"{key}.activation", f"must be one of {', '.join(ACTIVATIONS)}, not {_show(layer['activation'])}")
+    try:
+        check_pairing(get_loss(meta["loss"]), meta["layers"][-1]["activation"], meta["layers"][-1]["units"])
+    except ConfigError as exc:
+        raise bad("layers", f"do not fit the loss: {exc}") from None
+    for key in ("config", "metrics"):
+        if not isinstance(meta[key], dict):
+            raise bad(key, f"must be a mapping, not {_show(meta[key])}")
+    for name, value in meta["metrics"].items():
+        if value is not None and (type(value) not in (int, float)):
+            raise bad(f"metrics.{name}", f"must be a number, not {_show(value)}")
+
+
+def _show(value, limit=60):
+    """A JSON value, shortened for a one-line message."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _build(arrays, meta, where):

@@ -45,6 +45,8 @@ HEAD_SIZE = 8192  # bytes read to tell text from binary
 
 def check_text(head, where):
     """Raise DataError if the first bytes of a file (at most HEAD_SIZE) are not text."""
+    if head.startswith(b"PK"):  # an .npz (zip) is not text either; say what it is
+        _raise_if_not_csv(where, head)
     if b"\x00" in head:
         raise DataError(f"{where} is not a CSV file (it holds binary data); give a CSV text file")
     try:
@@ -59,6 +61,7 @@ def check_text(head, where):
 def check_header(header, where):
     """Raise DataError for an empty header or duplicate column names."""
     if not header or all(not h.strip() for h in header):
+        _raise_if_not_csv(where)
         raise DataError(f"{where} is empty: expected a header row of column names")
     seen = set()
     for name in header:
@@ -140,8 +143,22 @@ def require_columns(columns, names, where, role):
     columns = list(columns)
     for name in names:
         if name not in columns:
+            _raise_if_not_csv(where)
             raise DataError(f"{where}: {role} column {name!r} not found{did_you_mean(name, columns)}; "
                             f"columns are: {', '.join(map(str, columns))}{_delimiter_hint(columns)}")
+
+
+def _raise_if_not_csv(where, head=None):
+    """On the error path: DataError saying so if ``where`` holds a model file or a config."""
+    from nncli.io.sniff import kind_of
+
+    kind = kind_of(where, head)
+    if kind == "model":
+        raise DataError(f"{where} is a model file, not CSV data; the data comes after the model: "
+                        "nncli predict MODEL DATA")
+    if kind == "config":
+        raise DataError(f"{where} looks like a YAML config, not CSV data; give the CSV file it trains on "
+                        "(its data.path)")
 
 
 def _delimiter_hint(columns):

@@ -43,6 +43,14 @@ def format_number(value: float) -> str:
     return f"{value:.1e}"
 
 
+def wants_log(values) -> bool:
+    """Whether values (losses) are best shown on a log axis: some are positive and none is
+    negative. A zero (a loss that underflowed) is left out of a log chart rather than
+    switching the whole chart to a linear axis."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return any(v > 0 for v in finite) and min(finite) >= 0
+
+
 def _usable(value, log: bool) -> bool:
     # The bound keeps spans between points finite (no overflow to inf).
     return value is not None and abs(value) < _HUGE and (value > 0 or not log)

@@ -41,7 +41,9 @@ def format_value(value) -> str:
     value = float(value)  # numpy scalars and ints alike
     if not math.isfinite(value):
         return str(value)
-    if value == 0 or 1e-3 <= abs(value) < 1e3:
+    if value == 0:
+        return "0.0000"  # also -0.0, which a loss that underflows can be
+    if 1e-3 <= abs(value) < 1e3:
         return f"{value:.4f}"
     if 1e3 <= abs(value) < 1e7:
         return f"{value:.1f}"

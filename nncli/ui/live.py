@@ -9,6 +9,7 @@ terminal it animates; elsewhere it prints plain lines; quiet, nothing.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Callable, Iterable, Optional
 
@@ -22,9 +23,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
-from nncli.ui.chart import line_chart_cells
+from nncli.ui.chart import line_chart_cells, wants_log
 from nncli.ui.format import SERIES_STYLES, STATUS_TEXT, TRAIN_STYLE, VAL_STYLE, cells_to_text, format_value
 
 
@@ -119,6 +121,13 @@ class TrainingDisplay:
     def close(self) -> None:
         """Release the terminal; safe to call more than once."""
 
+    def notify(self, message: str) -> None:
+        """Show ``message`` now; safe in a signal handler (it may interrupt a print).
+
+        Here: one line written straight to stderr; the live display shows it in its frame.
+        """
+        os.write(2, f"{message}\n".encode())
+
     def on_train_begin(self, logs: dict) -> None:
         """Training starts: ``logs`` has epochs, n_train, n_val and task."""
 
@@ -204,13 +213,15 @@ class LiveDisplay(TrainingDisplay):
         self._has_val = False
         self._status: Optional[str] = None
         self._task_stopped = False
+        self._notice: Optional[str] = None
+        self._bar = BarColumn()
         self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            self._bar,
             MofNCompleteColumn(),
-            TextColumn("epochs"),
+            TextColumn("epochs", table_column=Column(no_wrap=True)),
             TimeElapsedColumn(),
-            TextColumn("eta"),
+            TextColumn("eta", table_column=Column(no_wrap=True)),
             TimeRemainingColumn(),
             console=self.console,
             get_time=self.clock,
@@ -242,6 +253,11 @@ class LiveDisplay(TrainingDisplay):
         self._status = logs.get("status")
         self.close()
 
+    def notify(self, message: str) -> None:
+        # Only set here (a signal handler must not print); the next frame, drawn by Live's
+        # thread within 1/refresh_per_second s, and the final one show it.
+        self._notice = message
+
     def close(self) -> None:
         if self._live is not None:
             live, self._live = self._live, None
@@ -253,16 +269,23 @@ class LiveDisplay(TrainingDisplay):
         self._sync_progress(n)
         width = self.console.width
         height = max(4, min(12, self.console.height - 8))
-        return Group(self._progress, self._loss_line(), self._chart(n, width, height))
+        notice = [Text(self._notice, style="bold yellow")] if self._notice else []
+        return Group(self._progress, *notice, self._loss_line(), self._chart(n, width, height))
 
     def _sync_progress(self, n: int) -> None:
         if self._task is None:
             return
+        description = self.title or "training"
+        if self._status is not None:
+            description = STATUS_TEXT.get(self._status, self._status)
+        # The counts and times keep their width; the bar, then the title, give way.
+        total = int(self._progress.tasks[0].total or 0)
+        numbers = 2 * len(str(total)) + 1 + len(" epochs 0:00:00 eta 0:00:00") + 5
+        room = max(0, self.console.width - numbers)
+        self._bar.bar_width = max(5, min(40, room // 3))
+        self._progress.update(self._task, completed=n, description=_fit(description, room - self._bar.bar_width))
         if self._status is None:
-            self._progress.update(self._task, completed=n)
             return
-        description = STATUS_TEXT.get(self._status, self._status)
-        self._progress.update(self._task, completed=n, description=description)
         if not self._task_stopped:  # freeze the elapsed time at the end
             self._progress.stop_task(self._task)
             self._task_stopped = True
@@ -281,14 +304,20 @@ class LiveDisplay(TrainingDisplay):
         series = [("train", xs, [self._train[i] for i in keep])]
         if self._has_val:
             series.append(("validation", xs, [self._val[i] for i in keep]))
-        values = [v for _, _, ys in series for v in ys if v is not None and math.isfinite(v)]
         # Losses span decades; a log axis shows late progress, when it can.
-        logy = bool(values) and min(values) > 0
+        logy = wants_log([v for _, _, ys in series for v in ys])
         rows = line_chart_cells(
             series, width=width, height=height, logy=logy,
             x_label="epoch", y_label="loss (log scale)" if logy else "loss",
         )
         return cells_to_text(rows, SERIES_STYLES)
+
+
+def _fit(title: str, room: int) -> str:
+    """``title`` cut to ``room`` characters with an ellipsis (its end, a file name, kept)."""
+    if len(title) <= room:
+        return title
+    return "…" + title[len(title) - room + 1:] if room > 1 else ""
 
 
 def _sample_indices(n: int, limit: int) -> list[int]:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nncli.ui.chart import line_chart_cells
+from nncli.ui.chart import line_chart_cells, wants_log
 from nncli.ui.format import (METRIC_NAMES, STATUS_TEXT, TRAIN_STYLE, VAL_STYLE, cells_to_text, format_rate,
                              format_seconds, format_value)
 
@@ -124,7 +124,11 @@ def sweep_table(result) -> Table:
     table.add_column(judged, justify="right", style=VAL_STYLE if result.judged_on == "val_loss" else TRAIN_STYLE)
     table.add_column("Best epoch", justify="right")
     table.add_column("Diverged")
-    for run in result.runs:
+    not_run = [(rate, None) for rate in getattr(result, "not_run", [])]  # an interrupted sweep
+    for rate, run in sorted([(r.learning_rate, r) for r in result.runs] + not_run, key=lambda pair: pair[0]):
+        if run is None:
+            table.add_row(format_rate(rate), "-", "-", "-", "not run", style="dim")
+            continue
         is_best = run is result.best
         table.add_row(
             format_rate(run.learning_rate) + (" ◀" if is_best else ""),
@@ -160,8 +164,7 @@ def sweep_chart(result, width: int = 72, height: int = 10) -> Text:
 def _rate_chart(name, xs, ys, marks, width, height) -> Text:
     series = [(name, xs, ys)] + [_markers(label, at, ys) for label, at, _ in marks if at]
     styles = (VAL_STYLE,) + tuple(style for _, at, style in marks if at)
-    finite = [y for y in ys if y is not None and math.isfinite(y)]
-    logy = bool(finite) and min(finite) > 0
+    logy = wants_log(ys)
     rows = line_chart_cells(series, width=width, height=height, logx=True, logy=logy,
                             x_label="learning rate (log scale)",
                             y_label=f"{name}{' (log scale)' if logy else ''}")
