@@ -49,7 +49,7 @@ class Model:
         """The input columns the model needs, by name."""
         return [c["name"] for c in self.meta["columns"]]
 
-    def predict(self, data, *, missing="error", unknown="error", chunk_size=50_000):
+    def predict(self, data, *, missing="error", unknown=None, chunk_size=50_000):
         """Predict's columns for ``data``, as a pandas DataFrame.
 
         Parameters
@@ -70,7 +70,7 @@ class Model:
             frame, _ = predict_frame(self.model, table, Policy(missing, unknown, chunk_size))
         return frame
 
-    def evaluate(self, data, *, missing="error", unknown="error", chunk_size=50_000):
+    def evaluate(self, data, *, missing="error", unknown=None, chunk_size=50_000):
         """The loss and metrics on labelled ``data`` (as ``predict``): the dict ``nncli evaluate --json`` prints."""
         from nncli.commands.scoring import Policy, evaluate_csv
 

@@ -273,3 +273,25 @@ def test_log1p_model_refuses_a_target_at_minus_1_in_evaluate(tmp_path):
     data.write_text("x,y\n1,2\n2,-3\n")
     result = invoke("evaluate", model, data)
     assert result.exit_code == 2 and "target 'y' holds -3 on line 3" in result.stderr
+
+
+@pytest.mark.parametrize("policy", ["error", "ignore"])
+def test_a_model_keeps_its_unknown_category_policy(tmp_path, policy):
+    """data.unknown is stored in the model: predict and evaluate follow it without --unknown."""
+    layers = [{"units": 4, "activation": "relu"}, {"units": 1, "activation": "linear"}]
+    model = train(tmp_path, HOUSES, "price", layers, "mse", unknown=policy)
+    df = pd.read_csv(HOUSES).head(5)
+    df.loc[2, "neighbourhood"] = "atlantis"
+    data = tmp_path / "new.csv"
+    df.to_csv(data, index=False)
+    for command in ("predict", "evaluate"):
+        result = invoke(command, model, data)
+        if policy == "error":
+            assert result.exit_code == 2 and "'atlantis' on line 4, a category not seen in training" in result.stderr
+            assert invoke(command, model, data, "--unknown", "ignore").exit_code == 0  # the option wins
+        else:
+            assert result.exit_code == 0, result.stderr
+            assert "1 value(s) in" in result.stderr and "encoded as all zeros" in result.stderr
+    if policy == "ignore":
+        assert len(rows(invoke("predict", model, data).stdout)[1]) == 5
+        assert invoke("predict", model, data, "--unknown", "error").exit_code == 2

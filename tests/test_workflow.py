@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import CONFIGS, DATASETS, ROOT, run_cli
+from tests.conftest import CONFIGS, DATASETS, ROOT, run_cli
 from nncli.config import parse_yaml
 
 # dataset -> (target, task, validation metric, floor the init config reaches as it is)

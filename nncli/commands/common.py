@@ -89,7 +89,9 @@ class Unknown(str, Enum):
 MissingOption = Annotated[Missing, typer.Option(
     "--missing", help="A missing or non-numeric feature value: error (stop, naming its line), "
                       "or drop (leave the row out; the count goes to stderr).")]
-UnknownOption = Annotated[Unknown, typer.Option(
-    "--unknown", help="A category not seen in training: error, or ignore (encode it as all zeros, with a warning).")]
+UnknownOption = Annotated[Optional[Unknown], typer.Option(
+    "--unknown", help="A category not seen in training: error, or ignore (encode it as all zeros, with a "
+                      "warning); default: the model's data.unknown (error unless trained with ignore).",
+    show_default=False)]
 ChunkSizeOption = Annotated[int, typer.Option(
     "--chunk-size", min=1, help="Rows read and predicted at a time; memory depends on this, not on the file size.")]

@@ -12,7 +12,7 @@ def evaluate(
     data: DataArgument,
     json_: JsonOption = False,
     missing: MissingOption = Missing.error,
-    unknown: UnknownOption = Unknown.error,
+    unknown: UnknownOption = None,
     chunk_size: ChunkSizeOption = 50_000,
 ):
     """Judge a model on labelled data: the loss and metrics, per class for classifiers.
@@ -29,7 +29,7 @@ def evaluate(
 
     trained = load_model(model)
     with open_table(data) as table:
-        result, counts = evaluate_csv(trained, table, Policy(missing.value, unknown.value, chunk_size))
+        result, counts = evaluate_csv(trained, table, Policy(missing.value, unknown and unknown.value, chunk_size))
     for message in count_warnings(counts, table.where, table.place):
         warn(message)
     if json_:

@@ -26,7 +26,7 @@ def predict(
         "--id-column", metavar="NAME", help="Copy this input column to the output, first "
         "(not with --with-input, which copies every column).")] = None,
     missing: MissingOption = Missing.error,
-    unknown: UnknownOption = Unknown.error,
+    unknown: UnknownOption = None,
     chunk_size: ChunkSizeOption = 50_000,
 ):
     """Predict the target of each row of a CSV or Parquet file; writes CSV (or Parquet) with a header, in input order.
@@ -47,7 +47,7 @@ def predict(
     if not to_stdout:
         check_writable(output, "output file")
     trained = load_model(model)
-    policy = Policy(missing.value, unknown.value, chunk_size)
+    policy = Policy(missing.value, unknown and unknown.value, chunk_size)
     with open_table(data) as table:
         if id_column is not None:
             table.require([id_column], "--id-column")

@@ -25,8 +25,14 @@ class Policy:
     """What to do with rows that cannot be used as they are."""
 
     missing: str = "error"      # error | drop (rows with a missing or non-numeric value)
-    unknown: str = "error"      # error | ignore (unseen category -> all zeros)
+    unknown: str | None = None  # error | ignore (unseen category -> all zeros); None: the model's own
     chunk_size: int = 50_000  # as --chunk-size; nncli.io.reading.CHUNK_SIZE would load pandas
+
+
+def unknown_policy(model, policy):
+    """What to do with a category not seen in training: the option given, else the model's
+    own ``data.unknown`` (version-2 files; "error" before)."""
+    return policy.unknown or (model.meta.get("preprocessing") or {}).get("unknown", "error")
 
 
 @dataclass
@@ -162,7 +168,7 @@ def score_chunks(model, table, policy=None, passthrough=(), counts=None):
 def _scored(model, table, policy, passthrough, counts, text, features):
     columns = encoding_columns(model.meta)
     for df in table.chunks(text, features, policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, policy.unknown)
+        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown_policy(model, policy))
         counts.add(chunk)
         _, A = predict_chunk(model, chunk, table)
         yield [column_text(df, name, chunk.kept) for name in passthrough], A, chunk.rows
@@ -251,7 +257,8 @@ def evaluate_csv(model, table, policy=None):
     sums = _Sums(model)
     counts = Counts()
     for df in table.chunks(text, features + [target["name"]], policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, policy.unknown, target)
+        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown_policy(model, policy),
+                             target)
         counts.add(chunk)
         if len(chunk.y):
             Z, A = predict_chunk(model, chunk, table)

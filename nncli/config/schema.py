@@ -82,6 +82,9 @@ class DataConfig(_Strict):
                                     "name.missing per column with missing training values.")
     target_transform: Literal["none", "log1p"] = Field(
         default="none", description="mse only: train on log(1 + y); predictions and metrics in y's units.")
+    unknown: Literal["error", "ignore"] = Field(
+        default="error", description="A category not seen in training, when the model predicts: error (name "
+                                     "its line), or ignore (all zeros, with a warning); stored in the model.")
     stratify: bool | None = Field(default=None, description="Keep the class proportions in the validation "
                                   "split (default: true for classifiers).")
     weight: str | None = Field(default=None, description="A column of sample weights (numbers >= 0); "
@@ -108,6 +111,11 @@ class DataConfig(_Strict):
     @classmethod
     def _impute(cls, v):
         return v if v is None else _choice(v, ["mean", "median", "most_frequent"], "impute strategy")
+
+    @field_validator("unknown", mode="before")
+    @classmethod
+    def _unknown(cls, v):
+        return _choice(v, ["error", "ignore"], "unknown-category policy")
 
     @field_validator("target_transform", mode="before")
     @classmethod

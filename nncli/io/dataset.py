@@ -378,4 +378,5 @@ def describe_preprocessing(data_cfg, specs, ds):
         target = {"name": ds.target, "transform": ds.target_transform,
                   "center": float(ds.y_mean[0]), "scale": float(ds.y_std[0])}
     return {"scaling": data_cfg.scaling, "clip": clip_bound(data_cfg.clip),
-            "missing": data_cfg.missing, "impute": data_cfg.impute, "columns": columns, "target": target}
+            "missing": data_cfg.missing, "impute": data_cfg.impute, "unknown": data_cfg.unknown,
+            "columns": columns, "target": target}
