@@ -125,7 +125,7 @@ def run_nncli(ds, train, test, seed, args):
             cfg = nncli_config(train, ds.target, ds.task, exclude=ds.id_columns,
                                epochs=args.epochs or DEFAULT_EPOCHS)
             (tmp / "cfg.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        sets = ["--set", f"training.seed={seed}"]
+        sets = ["--set", f"training.seed={seed}"] + [x for kv in args.nncli_set for x in ("--set", kv)]
         if args.epochs and args.config_from == "init":
             sets += ["--set", f"training.epochs={args.epochs}"]
         t1 = time.perf_counter()
@@ -459,6 +459,8 @@ def main(argv=None):
     ap.add_argument("--label", default="nncli 0.1 (before the recipe)", help="heading of the results")
     ap.add_argument("--write", metavar="MD", help="write the method section and results to this file")
     ap.add_argument("--json", metavar="FILE", help="write every run's raw record here")
+    ap.add_argument("--nncli-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="passed to nncli train as --set (repeat): try a variant of the recipe")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per nncli subprocess")
     ap.add_argument("--keep-temp", action="store_true", help="keep nncli's temporary folders")
     ap.add_argument("--from-json", metavar="FILE", help="run nothing: report a saved --json run")

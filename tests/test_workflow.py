@@ -60,7 +60,7 @@ def test_init_check_train_predict_on_every_shipped_dataset(tmp_path, name):
     data = DATASETS / f"{name}.csv"
     config, report, summary = _through_the_workflow(tmp_path, data, target)
     text = config.read_text()
-    assert f"loss: {LOSS_OF[task]}" in text and "exclude" not in text and "missing:" not in text
+    assert f"loss: {LOSS_OF[task]}" in text and "exclude" not in text and "missing now" not in text
     assert report["data"]["task"] == task and report["valid"]
     assert summary[metric] >= floor, summary  # trains well as it is
     predicted = run_cli("predict", tmp_path / "m.npz", data)
@@ -74,15 +74,16 @@ def test_init_excludes_identifiers_and_notes_missing_values(tmp_path, messy_csv)
     assert "exclude:" in text
     assert "- row   # looks like a row index (0..299)" in text
     assert "- customer_id   # looks like text with a distinct value in 300 of 300 rows" in text
-    assert "missing: drop" in text and "age (8)" in text and "income (8)" in text
+    assert "missing: impute" in text and "missing now: age (8), income (8)" in text
     assert "loss: binary_cross_entropy" in text and "units: 1, activation: sigmoid" in text
     used = [c["name"] for c in report["data"]["columns"]]
     assert used == ["age", "income", "plan"]
     assert report["data"]["missing"] == {"age": 8, "income": 8}
-    assert report["data"]["rows"] == 300 and report["data"]["rows_used"] == 300 - 16
+    assert report["data"]["rows"] == 300 and report["data"]["rows_used"] == 300  # imputed, not dropped
     assert summary["val_accuracy"] > 0.8
-    predicted = run_cli("predict", tmp_path / "m.npz", messy_csv, "--missing", "drop")
+    predicted = run_cli("predict", tmp_path / "m.npz", messy_csv)  # imputes: one row per input row
     assert predicted.exit_code == 0, predicted.stderr
+    assert len(predicted.stdout.splitlines()) == 301 and "imputed 16 missing value(s)" in predicted.stderr
 
 
 def test_init_refuses_to_overwrite_without_force_and_writes_to_stdout(tmp_path):

@@ -60,3 +60,18 @@ def missing_counts(df: pd.DataFrame, names) -> dict:
     """{column: number of missing values} for the columns of ``names`` that have any."""
     counts = df[list(names)].isna().sum()
     return {name: int(count) for name, count in counts.items() if count}
+
+
+def mixed_columns(df: pd.DataFrame, names) -> list:
+    """The text columns of ``names`` some (not all) of whose values read as numbers (mpg's
+    drv: 4, f, r): nncli needs them listed in data.categorical to one-hot encode them."""
+    out = []
+    for name in names:
+        col = df[name]
+        if pd.api.types.is_numeric_dtype(col):
+            continue
+        values = pd.Series(col.dropna().astype(str).unique())
+        numbers = pd.to_numeric(values, errors="coerce").notna()
+        if numbers.any() and not numbers.all():
+            out.append(name)
+    return out
