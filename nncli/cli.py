@@ -12,6 +12,7 @@ load time and their heavy modules (numpy, pandas, rich) inside the command, so t
 
 import functools
 import os
+import re
 import sys
 import traceback
 
@@ -155,6 +156,43 @@ class _Group(typer.core.TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+class _Command(typer.core.TyperCommand):
+    """A command whose help writes every value one way: an upper-case word (CONFIG, FILE, N,
+    KEY=VALUE), given as each parameter's metavar; never typer's ``{CONFIG}`` for a required
+    argument or a range as ``x>=1``."""
+
+    def collect_usage_pieces(self, ctx):
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                for piece in super().collect_usage_pieces(ctx)]
+
+    def format_options(self, ctx, formatter):
+        arguments, options = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                name, help_ = record
+                record = name, _RANGE.sub(_range_in_words, help_)
+                (arguments if param.param_type_name == "argument" else options).append(record)
+        for title, records in (("Arguments", arguments), ("Options", options)):
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+
+
+# click's descriptions of a number range: x>=1, x<=9, 1<=x<=9 (< for an open end).
+_RANGE = re.compile(r"(?:(?P<low>[-\d.e+]+)(?P<lop><=?))?x(?P<op>[<>]=?)?(?P<bound>[-\d.e+]+)?(?=[;\]])")
+
+
+def _range_in_words(match):
+    low, op, bound = match["low"], match["op"], match["bound"]
+    if low is not None:
+        return f"{low} to {bound}"
+    if op is None:
+        return match[0]
+    words = {">=": "at least", ">": "above", "<=": "at most", "<": "below"}[op]
+    return f"{words} {bound}"
+
+
 app = typer.Typer(
     cls=_Group,
     help="Train fully-connected neural networks written in NumPy from YAML config files.",
@@ -187,7 +225,7 @@ def _root(
 for _name, _command in (("init", init), ("check", check), ("train", train), ("lr-sweep", lr_sweep), ("predict", predict),
                         ("evaluate", evaluate), ("inspect", inspect_model), ("export", export), ("schema", schema),
                         ("plot", plot), ("runs", runs)):
-    app.command(_name)(handles_errors(_command))
+    app.command(_name, cls=_Command)(handles_errors(_command))
 
 
 def main():

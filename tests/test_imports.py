@@ -43,7 +43,8 @@ def iris_model(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("command", ["", "train", "lr-sweep", "predict", "evaluate", "inspect", "export"])
+@pytest.mark.parametrize("command", ["", "init", "check", "train", "lr-sweep", "predict", "evaluate", "inspect",
+                                     "export", "schema", "plot", "runs"])
 def test_help_loads_nothing_heavy(command):
     assert loaded(*command.split(), "--help") == set()
 

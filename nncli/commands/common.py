@@ -29,8 +29,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as on
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr; errors only.")]
 RunDirOption = Annotated[Optional[Path], typer.Option(
     "--run-dir", metavar="DIR", file_okay=False, readable=False,
-    help="Keep this run in a new folder DIR/<UTC time>-<config name>/: the resolved config, the "
-         "results and a summary (nncli runs DIR lists them).")]
+    help="Keep this run in a new folder of DIR, named by the UTC time and the config: the resolved "
+         "config, the results and a summary (nncli runs DIR lists them).")]
 
 # The command line as given (set by nncli.cli for each invocation), for run folders.
 invocation = {"argv": []}
@@ -87,11 +87,12 @@ class Unknown(str, Enum):
 
 
 MissingOption = Annotated[Missing, typer.Option(
-    "--missing", help="A missing or non-numeric feature value: error (stop, naming its line), "
+    "--missing", metavar="ACTION", help="A missing or non-numeric feature value: error (stop, naming its line), "
                       "or drop (leave the row out; the count goes to stderr).")]
 UnknownOption = Annotated[Optional[Unknown], typer.Option(
-    "--unknown", help="A category not seen in training: error, or ignore (encode it as all zeros, with a "
-                      "warning); default: the model's data.unknown (error unless trained with ignore).",
+    "--unknown", metavar="ACTION", help="A category not seen in training: error, or ignore (encode it as all "
+                                        "zeros, with a warning); default: the model's data.unknown (error "
+                                        "unless trained with ignore).",
     show_default=False)]
 ChunkSizeOption = Annotated[int, typer.Option(
-    "--chunk-size", min=1, help="Rows read and predicted at a time; memory depends on this, not on the file size.")]
+    "--chunk-size", metavar="N", min=1, help="Rows read and predicted at a time; memory depends on this, not on the file size.")]

@@ -16,12 +16,12 @@ class Format(str, Enum):
 
 def export(
     model: ModelArgument,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the exported model.",
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE", help="Where to write the exported model.",
                                          readable=False, show_default=False)],
-    format_: Annotated[Format, typer.Option("--format", "-f", help="onnx: an ONNX graph; python: one "
+    format_: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="onnx: an ONNX graph; python: one "
                                             "self-contained Python file (NumPy only).")] = Format.onnx,
     opset: Annotated[Optional[int], typer.Option(
-        "--opset", min=1, help="ONNX opset of the graph (default 17; ai.onnx.ml opset 3).")] = None,
+        "--opset", metavar="N", min=1, help="ONNX opset of the graph (default 17; ai.onnx.ml opset 3).")] = None,
     quiet: QuietOption = False,
 ):
     """Export a model: an ONNX graph, or one Python file that predicts without nncli.

@@ -59,9 +59,9 @@ def recipe(task: str, n_rows: int, n_features: int, n_classes: int = 0, *,
 
 
 def init(
-    data: Annotated[Path, typer.Argument(metavar="DATA.csv", help="The CSV file to learn from.",
+    data: Annotated[Path, typer.Argument(metavar="CSV", help="The CSV file to learn from.",
                                          show_default=False, readable=False, dir_okay=False)],
-    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.", show_default=False)],
+    target: Annotated[str, typer.Option("--target", "-t", metavar="COLUMN", help="The column to predict.", show_default=False)],
     output: Annotated[str, typer.Option("-o", "--output", metavar="CONFIG",
                                         help="Where to write the config; - for stdout.")] = "config.yaml",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config file.")] = False,

@@ -23,17 +23,17 @@ class SweepMode(str, Enum):
 
 def lr_sweep(
     config: ConfigArgument,
-    mode: Annotated[SweepMode, typer.Option("--mode", help="grid: one training run per rate; "
+    mode: Annotated[SweepMode, typer.Option("--mode", metavar="MODE", help="grid: one training run per rate; "
                                             "range: one run with a rate rising every update.")] = SweepMode.grid,
-    min_lr: Annotated[float, typer.Option("--min", help="Smallest learning rate.")] = 1e-5,
-    max_lr: Annotated[float, typer.Option("--max", help="Largest learning rate.")] = 1.0,
-    num: Annotated[Optional[int], typer.Option("--num", help="grid: number of rates, log-spaced "
+    min_lr: Annotated[float, typer.Option("--min", metavar="RATE", help="Smallest learning rate.")] = 1e-5,
+    max_lr: Annotated[float, typer.Option("--max", metavar="RATE", help="Largest learning rate.")] = 1.0,
+    num: Annotated[Optional[int], typer.Option("--num", metavar="N", help="grid: number of rates, log-spaced "
                                                "(default 11).", show_default=False)] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="grid: epochs per run "
+    epochs: Annotated[Optional[int], typer.Option("--epochs", metavar="N", min=1, help="grid: epochs per run "
                                                   "(default: the config's).", show_default=False)] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="range: number of updates "
+    steps: Annotated[Optional[int], typer.Option("--steps", metavar="N", help="range: number of updates "
                                                  "(default 100).", show_default=False)] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="grid: worker processes "
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", metavar="N", min=1, help="grid: worker processes "
                                                 "(default: the number of cores).", show_default=False)] = None,
     scheduler: Annotated[Optional[str], typer.Option(
         "--scheduler", metavar="ADDRESS", help="grid: run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
@@ -47,7 +47,7 @@ def lr_sweep(
     run_dir: RunDirOption = None,
     quiet: QuietOption = False,
     resume: Annotated[Optional[Path], typer.Option(
-        "--resume", metavar="SWEEP.json", help="grid: run only the rates an interrupted sweep did not, "
+        "--resume", metavar="FILE", help="grid: run only the rates an interrupted sweep did not, "
         "reading its --json output (same config and grid).", readable=False)] = None,
 ):
     """Find a learning rate: train at several rates and compare their validation loss.

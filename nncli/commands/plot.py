@@ -13,12 +13,12 @@ DPI = 100
 
 def plot(
     inputs: Annotated[list[Path], typer.Argument(
-        metavar="HISTORY.csv | SWEEP.json | RUN_DIR ...", readable=False, show_default=False,
+        metavar="INPUT...", readable=False, show_default=False,
         help="History CSV files (train --history), sweep JSON files (lr-sweep --json) or run folders "
              "(--run-dir); several are drawn on one plot, labelled, to compare them.")],
     output: Annotated[Optional[Path], typer.Option(
-        "-o", "--output", metavar="FILE.png|FILE.svg", readable=False,
-        help="Write the plot as an image (needs matplotlib: pip install 'nncli[plot]') instead of "
+        "-o", "--output", metavar="FILE", readable=False,
+        help="Write the plot as an image, FILE.png or FILE.svg (needs matplotlib: pip install 'nncli[plot]') instead of "
              "drawing it in the terminal.")] = None,
     log: Annotated[Optional[bool], typer.Option(
         "--log/--linear", help="Logarithmic or linear y axis [default: log for losses, linear for metrics].",
@@ -26,7 +26,7 @@ def plot(
     metric: Annotated[str, typer.Option(
         "--metric", metavar="NAME", help="History column to draw: loss (train and validation), or a "
                                          "metric such as accuracy, rmse, r2 (its train_/val_ columns).")] = "loss",
-    size: Annotated[str, typer.Option("--size", metavar="WxH", help="Image size in pixels, with -o.")] = "800x500",
+    size: Annotated[str, typer.Option("--size", metavar="SIZE", help="Image size in pixels, WIDTHxHEIGHT, with -o.")] = "800x500",
 ):
     """Draw training curves, or a sweep's loss against the learning rate.
 

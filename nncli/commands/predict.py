@@ -19,7 +19,7 @@ def predict(
     model: ModelArgument,
     data: DataArgument,
     output: Annotated[Optional[str], typer.Option(
-        "-o", "--output", help="Write the predictions here (atomically) instead of stdout; - is stdout; "
+        "-o", "--output", metavar="FILE", help="Write the predictions here (atomically) instead of stdout; - is stdout; "
                                 "a name ending in .parquet writes Parquet.")] = None,
     with_input: Annotated[bool, typer.Option("--with-input", help="Put the input columns first.")] = False,
     id_column: Annotated[Optional[str], typer.Option(

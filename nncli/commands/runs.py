@@ -21,10 +21,11 @@ class SortKey(str, Enum):
 
 
 def runs(
-    folder: Annotated[Path, typer.Argument(metavar="[DIR]", help="The folder given to --run-dir.",
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="The folder given to --run-dir.",
                                            file_okay=False, readable=False)] = Path("runs"),
-    sort: Annotated[SortKey, typer.Option("--sort", help="Order by this column: time and metric "
-                                          "highest first, the others lowest first.")] = SortKey.time,
+    sort: Annotated[SortKey, typer.Option("--sort", metavar="COLUMN", help="Order by this column: time, config, status, epochs, best_val_loss, "
+                                          "final_val_loss, metric or seconds; time and metric highest first, the others "
+                                          "lowest first.")] = SortKey.time,
     json_: JsonOption = False,
 ):
     """List the runs kept by train --run-dir and lr-sweep --run-dir: time, config, status,

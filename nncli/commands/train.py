@@ -12,10 +12,10 @@ from nncli.commands.common import (ConfigArgument, JsonOption, QuietOption, RunD
 def train(
     config: ConfigArgument,
     output: Annotated[Optional[Path], typer.Option(
-        "-o", "--output", help="Where to write the model [default: model.npz; with --run-dir, in its folder].",
+        "-o", "--output", metavar="FILE", help="Where to write the model [default: model.npz; with --run-dir, in its folder].",
         readable=False, show_default=False)] = None,
     set_: SetOption = None,
-    history: Annotated[Optional[Path], typer.Option("--history", help="Write one CSV row per epoch here.",
+    history: Annotated[Optional[Path], typer.Option("--history", metavar="FILE", help="Write one CSV row per epoch here.",
                                                     readable=False)] = None,
     run_dir: RunDirOption = None,
     quiet: QuietOption = False,

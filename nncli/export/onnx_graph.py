@@ -5,6 +5,8 @@ network's float type, text as strings), and computes, as ``nncli predict`` does:
 preprocessing in float64 (one function per step of the plan), the network in its own
 dtype, and predict's columns as outputs, each of shape [N, 1]. A category not seen in
 training is encoded as all zeros (``--unknown ignore``): a graph cannot stop with a message.
+A missing value is NaN in a number input and the empty string "" in a string input: imputed
+when the model imputes, else NaN flows through (numbers) or the one-hot is all zeros (text).
 """
 
 import numpy as np
@@ -50,6 +52,7 @@ class _Graph:
 
     def __init__(self, onnx):
         self.onnx, self.nodes, self.constants, self._count = onnx, [], [], 0
+        self.text = set()  # the names of string values
 
     def name(self, hint):
         self._count += 1
@@ -74,7 +77,11 @@ def build_graph(plan, opset, onnx):
     for column in plan.columns:
         kind = number if column.kind == "numeric" else T.STRING
         inputs.append(onnx.helper.make_tensor_value_info(column.name, kind, ["N", 1]))
-        x = column.name if column.kind == "categorical" else g.op("Cast", column.name, to=T.DOUBLE)
+        if column.kind == "categorical":
+            x = column.name
+            g.text.add(x)
+        else:
+            x = g.op("Cast", column.name, to=T.DOUBLE)
         for branch in column.branches:
             value = x
             for step in branch:
@@ -95,13 +102,28 @@ def build_graph(plan, opset, onnx):
 
 
 # --- preprocessing: one function per step, (graph, values, step) -> values ------------------
-# Values are float64 of shape [N, n], except a categorical input: string [N, 1].
+# Values are float64 of shape [N, n], except a categorical input (and its imputed values):
+# string [N, 1], named in ``g.text``. A missing value is NaN in a number, "" in a string.
+def _missing(g, x):
+    """Bool [N, 1]: where ``x`` is missing."""
+    if x not in g.text:
+        return g.op("IsNaN", x)
+    # String Equal needs opset 19; a one-hot encoding over the one category "" works from 13.
+    empty = g.op("OneHotEncoder", x, domain="ai.onnx.ml", cats_strings=[""], zeros=1)  # [N, 1, 1]
+    return g.op("Cast", g.op("Flatten", empty, axis=1), to=g.onnx.TensorProto.BOOL)
+
+
 def _impute(g, x, step):
-    return g.op("Where", g.op("IsNaN", x), g.const("fill", np.float64(step.params["value"])), x)
+    value = step.params["value"]
+    fill = g.const("fill", np.array(value, dtype=object) if x in g.text else np.float64(value))
+    out = g.op("Where", _missing(g, x), fill, x)
+    if x in g.text:
+        g.text.add(out)
+    return out
 
 
 def _indicator(g, x, step):
-    return g.op("Cast", g.op("IsNaN", x), to=g.onnx.TensorProto.DOUBLE)
+    return g.op("Cast", _missing(g, x), to=g.onnx.TensorProto.DOUBLE)
 
 
 def _one_hot(g, x, step):
@@ -154,7 +176,15 @@ def _unscale(g, y, step):
 
 
 def _expm1(g, y, step):
-    return g.op("Sub", g.op("Exp", y), g.const("one", np.float64(1)))
+    """exp(y) - 1, and y (1 + y/2 (1 + y/3)) where |y| < 1e-5, which exp(y) - 1 would lose to
+    cancellation (relative error below 1e-10 either side)."""
+    exp = g.op("Sub", g.op("Exp", y), g.const("one", np.float64(1)))
+    half, third = g.const("half", np.float64(0.5)), g.const("third", np.float64(1 / 3))
+    series = g.op("Mul", y, g.op("Add", g.const("one", np.float64(1)),
+                                 g.op("Mul", g.op("Mul", y, half),
+                                      g.op("Add", g.const("one", np.float64(1)), g.op("Mul", y, third)))))
+    small = g.op("Less", g.op("Abs", y), g.const("tiny", np.float64(1e-5)))
+    return g.op("Where", small, series, exp)
 
 
 OUTPUT_STEPS = {"unscale": _unscale, "expm1": _expm1}

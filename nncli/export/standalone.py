@@ -35,12 +35,19 @@ def _array(spec):
 
 
 # --- preprocessing: one function per step, (values, step) -> values of shape (m, n) ----------
+# A missing value is NaN in a numeric column, None in a categorical one (strings).
+def _missing(x):
+    if x.dtype == object:
+        return np.array([[value is None] for value in x[:, 0]], dtype=bool).reshape(x.shape)
+    return np.isnan(x)
+
+
 def _impute(x, step):
-    return np.where(np.isnan(x), step["value"], x)
+    return np.where(_missing(x), step["value"], x)
 
 
 def _indicator(x, step):
-    return np.isnan(x).astype(np.float64)
+    return _missing(x).astype(np.float64)
 
 
 def _one_hot(x, step):

@@ -299,6 +299,17 @@ def _check_preprocessing(meta, where):
     """Raise ModelFileError unless meta.preprocessing fits meta.columns and meta.features."""
     prep = meta["preprocessing"]
     try:
+        choices = {"scaling": ("standard", "robust", "none"), "missing": ("error", "drop", "impute"),
+                   "impute": (None, "mean", "median", "most_frequent"), "unknown": ("error", "ignore")}
+        for key, allowed in choices.items():
+            value = prep.get(key, allowed[0] if key != "impute" else None)
+            if not isinstance(value, (str, type(None))) or value not in allowed:
+                raise ValueError(f"{key} is {value!r}, not one of {', '.join(map(str, allowed))}")
+        clip = prep.get("clip")
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))):
+            raise ValueError(f"clip is {clip!r}, not a number or null")
+        if not isinstance(prep.get("target"), (dict, type(None))):
+            raise ValueError(f"target is {prep.get('target')!r}, not a mapping or null")
         columns = prep["columns"]
         if len(columns) != len(meta["columns"]):
             raise ValueError(f"{len(columns)} columns, but meta.columns has {len(meta['columns'])}")

@@ -414,10 +414,21 @@ def render_inspection(console: Console, info: dict, title: str = "") -> None:
 def export_table(export: dict) -> Table:
     """The inputs and outputs of the model's ONNX export, one row each."""
     table = Table(title=f"ONNX export (nncli export; opset {export['opset']}, ai.onnx.ml {export['ml_opset']})")
-    for name in ("", "Name", "Type", "Shape"):
+    for name in ("", "Name", "Type", "Shape", "Missing value"):
         table.add_column(name)
     for role in ("inputs", "outputs"):
         for k, item in enumerate(export[role]):
             shape = "[" + ", ".join(map(str, item["shape"])) + "]"
-            table.add_row(role[:-1] if k == 0 else "", item["name"], item["type"], shape)
+            table.add_row(role[:-1] if k == 0 else "", item["name"], item["type"], shape, _missing_cell(item))
     return table
+
+
+def _missing_cell(item: dict) -> Text:
+    """How an input's missing value is written (NaN or ""), and what replaces it: "NaN, imputed: 3.2"."""
+    if "missing" not in item:
+        return Text("")
+    written = "NaN" if item["missing"] == "NaN" else '""'
+    if item.get("imputed") is None:
+        return Text(written)
+    value = item["imputed"]
+    return Text(f"{written}, imputed: {value:.6g}" if isinstance(value, float) else f"{written}, imputed: {value}")
