@@ -55,6 +55,17 @@ def load_config(path, overrides=()):
     return _load(path, overrides)[0]
 
 
+def config_from_dict(raw, overrides=(), where="config"):
+    """Validate a resolved config (as ``to_dict`` gives it, e.g. kept in a checkpoint),
+    with ``--set`` overrides applied (their relative data paths taken from the current folder)."""
+    raw = copy.deepcopy(raw)
+    for assignment in overrides:
+        parts = apply_override(raw, assignment)
+        if parts[0] == "data":
+            _resolve_paths(raw["data"], Path.cwd(), only=parts[1:2])
+    return validate(raw, where)
+
+
 def load_config_with_sources(path, overrides=()):
     """(config, sources): the config as :func:`load_config` gives it, and each of its values
     with where it came from: ``{"training.epochs": {"value": 200, "source": "file"}, ...}``,
