@@ -170,7 +170,7 @@ USAGE = [
     (["evaluate", "{model}", "{data}", "--unknown", "zero"], "invalid value for '--unknown'"),
     (["predict", "{model}", "{data}", "--id-column", "nope"], "--id-column column 'nope' not found"),
     (["train", "{config}", "--epochs", "3"], "no such option: --epochs"),
-    (["train"], "missing argument"),
+    (["train"], "give a CONFIG file"),  # CONFIG is optional with --resume
     (["predict", "{model}"], "missing argument"),
     (["fit", "{config}"], "no such command 'fit'"),
 ]

@@ -4,7 +4,7 @@ Evaluation adds up sums over the chunks of the file, never means of means.
 """
 
 from nncli.commands.common import (ChunkSizeOption, DataArgument, JsonOption, Missing, MissingOption,
-                                   ModelArgument, Unknown, UnknownOption, print_json, warn)
+                                   ModelArgument, UnknownOption, print_json, warn)
 
 
 def evaluate(

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from nncli.commands.common import (ChunkSizeOption, DataArgument, Missing, MissingOption, ModelArgument,
-                                   Unknown, UnknownOption, warn)
+                                   UnknownOption, warn)
 
 
 def predict(

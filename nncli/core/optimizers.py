@@ -10,6 +10,10 @@ Weight decay (``weight_decay`` = lambda, default 0) applies to the entries where
 None: every entry) is 1. For sgd and momentum it is L2 regularisation, lambda W added to
 dW; for adam it is decoupled from the moments (AdamW, Loshchilov & Hutter, 2019). With
 lambda = 0 the updates are exactly the plain ones.
+
+``state()`` gives what a rule has learnt (the rate, momentum or moments, step count) as
+copies, and ``restore(state)`` puts it back, so that training can stop and carry on
+exactly where it was.
 """
 
 import numpy as np
@@ -19,6 +23,10 @@ from nncli.core.registry import lookup
 
 def _like(arrays):
     return [np.zeros_like(P) for P in arrays]
+
+
+def _copies(arrays):
+    return None if arrays is None else [np.array(A) for A in arrays]
 
 
 def _masks(decay_masks, params):
@@ -60,6 +68,12 @@ class SGD:
                 np.multiply(dP, self.learning_rate, out=S)
             P -= S
 
+    def state(self):
+        return {"learning_rate": self.learning_rate}
+
+    def restore(self, state):
+        self.learning_rate = state["learning_rate"]
+
 
 class Momentum:
     """Gradient descent with momentum: v <- beta v - learning_rate dW; W <- W + v.
@@ -93,6 +107,14 @@ class Momentum:
                 P += np.multiply(V, self.beta, out=S)
             else:
                 P += V
+
+    def state(self):
+        return {"learning_rate": self.learning_rate, "velocity": _copies(self.velocity)}
+
+    def restore(self, state):
+        self.learning_rate = state["learning_rate"]
+        self.velocity = _copies(state["velocity"])
+        self.scratch = None if self.velocity is None else _like(self.velocity)
 
 
 class Adam:
@@ -134,6 +156,14 @@ class Adam:
             np.divide(M, S, out=S)
             S *= step
             P -= S
+
+    def state(self):
+        return {"learning_rate": self.learning_rate, "t": self.t, "m": _copies(self.m), "v": _copies(self.v)}
+
+    def restore(self, state):
+        self.learning_rate, self.t = state["learning_rate"], int(state["t"])
+        self.m, self.v = _copies(state["m"]), _copies(state["v"])
+        self.scratch = None if self.m is None else _like(self.m)
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}

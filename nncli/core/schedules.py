@@ -60,6 +60,12 @@ class ReduceOnPlateau:
     def __call__(self, epoch, learning_rate, epochs):
         return max(learning_rate * self.factor ** self.reductions, self.min_lr)
 
+    def state(self):
+        return {"best": self.best, "wait": self.wait, "reductions": self.reductions}
+
+    def restore(self, state):
+        self.best, self.wait, self.reductions = state["best"], state["wait"], state["reductions"]
+
     def observe(self, value):
         """Tell the schedule the monitored loss of the epoch just finished."""
         if value is None or not math.isfinite(value):
@@ -125,6 +131,17 @@ class LearningRateScheduler(Callback):
         if observe is not None and epoch > self.warmup_epochs:
             observe(logs.get(self.monitor))
         self._set(self._rate(epoch, self.step_number + 1))
+
+    def state(self):
+        schedule = getattr(self.schedule, "state", None)
+        return {"step_number": self.step_number, "last_rate": self.last_rate,
+                "schedule": schedule() if schedule is not None else None}
+
+    def restore(self, state):
+        """Put back ``state()``; the optimizer's rate is the optimizer's to restore."""
+        self.step_number, self.last_rate = state["step_number"], state["last_rate"]
+        if state["schedule"] is not None and hasattr(self.schedule, "restore"):
+            self.schedule.restore(state["schedule"])
 
     def _rate(self, epoch, step_number):
         """The rate of the update ``step_number`` (from 1), the first of epoch ``epoch`` (from 0)."""

@@ -7,6 +7,13 @@ Callbacks run in list order and may add to ``logs`` for the ones after them (the
 learning-rate schedule adds "learning_rate").
 Callbacks may stop training through ``trainer.stop(status)``; the loop checks after
 every batch, so a stop (e.g. Ctrl-C) takes effect at the end of the current batch.
+
+At the end of an epoch the whole training state can be taken (``Trainer.state()``: the
+weights, the optimizer's state, the generator's state, each callback's own ``state()``,
+the history) and given back to a new Trainer built the same way (``Trainer.restore``):
+its ``fit`` then carries on with the next epoch and ends with the weights the
+uninterrupted run would have had, bit for bit. ``Checkpoint`` takes it every N epochs
+or S seconds and hands it to a ``save`` function (the file is not the core's business).
 """
 
 import math
@@ -35,7 +42,8 @@ class Callback:
         self.trainer = trainer
 
     def on_train_begin(self, logs):
-        """logs: {"epochs", "n_train", "n_val", "task", "steps_per_epoch"}."""
+        """logs: {"epochs", "n_train", "n_val", "task", "steps_per_epoch", "initial_epoch"}
+        (initial_epoch: the epochs already run by a restored state, 0 for a fresh start)."""
 
     def on_epoch_end(self, epoch, logs):
         """epoch is 1-based; logs as described in the module docstring."""
@@ -77,6 +85,16 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs):
         if self.best_weights is not None and logs["status"] != "diverged":
             self.trainer.network.set_weights(self.best_weights)
+
+    def state(self):
+        """What ``restore`` needs to carry on as if never interrupted."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "best_weights": self.best_weights}
+
+    def restore(self, state):
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        weights = state["best_weights"]
+        self.best_weights = None if weights is None else [np.array(W) for W in weights]
 
 
 @dataclass
@@ -133,6 +151,54 @@ class Trainer:
                              f"(got {dropout})")
         self.stop_training, self.status = False, "completed"
         self.steps = 0  # parameter updates made so far
+        self.epoch, self.history = 0, []  # epochs completed, and their logs
+        self._restored = None  # a state given to ``restore``, applied when ``fit`` starts
+
+    def state(self):
+        """The training state at the end of the epoch just completed, as a dict of plain
+        values (JSON-able) and ndarrays, copied: later training does not change it.
+
+        ``history`` is the trainer's own list, which training only appends to: its first
+        ``epoch`` entries are this state's.
+        """
+        return {
+            "epoch": self.epoch, "steps": self.steps,
+            # Stopped by a callback (early stopping) at this epoch: a restored run trains no further.
+            "stopped": self.status if self.stop_training and self.status != "interrupted" else None,
+            "parameters": self.network.parameter_vector().copy(),
+            "optimizer": self.optimizer.state(),
+            "rng": self.rng.bit_generator.state,
+            "callbacks": {name: cb.state() for name, cb in _stateful(self.callbacks)},
+            "history": self.history,
+        }
+
+    def restore(self, state):
+        """Carry on from ``state`` (from ``state()`` of a Trainer built the same way):
+        ``fit`` then starts at epoch ``state["epoch"] + 1``.
+
+        The state is applied when ``fit`` starts, after the callbacks' ``on_train_begin``
+        (which reset them). A callback the state has nothing for starts afresh.
+        """
+        vector = self.network.parameter_vector()
+        if state["parameters"].shape != vector.shape:
+            raise ValueError(f"the state holds {state['parameters'].size} parameters, "
+                             f"the network {vector.size}")
+        self._restored = state
+
+    def _apply_restored(self):
+        state, self._restored = self._restored, None
+        self.network.parameter_vector()[...] = state["parameters"]
+        self.rng.bit_generator.state = state["rng"]
+        self.epoch, self.steps = int(state["epoch"]), int(state["steps"])
+        self.history = list(state["history"][:self.epoch])
+        saved = state["callbacks"]
+        for name, cb in _stateful(self.callbacks):
+            if name in saved:
+                cb.restore(saved[name])
+        # After the callbacks: the schedule set the rate for epoch 0 in on_train_begin.
+        self.optimizer.restore(state["optimizer"])
+        if state["stopped"]:
+            self.stop(state["stopped"])
 
     def stop(self, status):
         """Ask the loop to stop after the current batch, ending with ``status``."""
@@ -193,14 +259,21 @@ class Trainer:
             if hasattr(cb, "set_trainer"):
                 cb.set_trainer(self)
         has_val = X_val is not None and len(X_val) > 0
+        if self._restored is None:
+            self.epoch, self.history = 0, []
         begin = {"epochs": self.epochs, "n_train": len(X), "n_val": len(X_val) if has_val else 0,
-                 "task": self.task, "steps_per_epoch": math.ceil(len(X) / batch)}
+                 "task": self.task, "steps_per_epoch": math.ceil(len(X) / batch),
+                 "initial_epoch": self.epoch if self._restored is None else int(self._restored["epoch"])}
         for cb in self.callbacks:
             cb.on_train_begin(begin)
-        result = TrainResult("completed", 0)
+        if self._restored is not None:
+            self._apply_restored()
+        result = TrainResult("completed", self.epoch, self.history)
+        stopped = self.stop_training and self.status != "interrupted"  # restored after early stopping
+        first = self.epochs + 1 if stopped else self.epoch + 1
         # Overflow in a diverging run is reported as divergence, not as numpy warnings.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for epoch in range(1, self.epochs + 1):
+            for epoch in range(first, self.epochs + 1):
                 start = time.perf_counter()
                 train_loss = self._run_epoch(X, Y, batch, w)
                 if not math.isfinite(train_loss):
@@ -214,7 +287,7 @@ class Trainer:
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 logs["seconds"] = time.perf_counter() - start
                 result.history.append(logs)
-                result.epochs_run = epoch
+                result.epochs_run = self.epoch = epoch
                 for cb in self.callbacks:
                     cb.on_epoch_end(epoch, logs)
                 if self.stop_training:
@@ -303,6 +376,63 @@ class Trainer:
             keep = self.rng.random((m, n), dtype=dtype) >= p
             masks.append(keep.astype(dtype) * dtype.type(1.0 / (1.0 - p)))
         return masks
+
+
+def _stateful(callbacks):
+    """(name, callback) for each callback with a ``state()``, named by its class
+    (``EarlyStopping``, then ``EarlyStopping.2`` for a second one)."""
+    seen = {}
+    for cb in callbacks:
+        if callable(getattr(cb, "state", None)) and callable(getattr(cb, "restore", None)):
+            name = type(cb).__name__
+            seen[name] = seen.get(name, 0) + 1
+            yield (name if seen[name] == 1 else f"{name}.{seen[name]}"), cb
+
+
+class Checkpoint(Callback):
+    """Hand the training state (``Trainer.state()``) to ``save`` every ``every`` epochs,
+    or at the end of the first epoch ``seconds`` seconds or more after the last save.
+
+    Put it last among the callbacks, so that the others have updated their state for
+    the epoch. When training ends (completed, stopped early, or interrupted by Ctrl-C in
+    the middle of an epoch), the state at the end of the last complete epoch is saved too,
+    if it was not already; after a divergence, nothing more is saved.
+
+    Parameters
+    ----------
+    save : callable(state)
+        Writes the state somewhere (``nncli.io.checkpoint``); the core does no I/O.
+    every : int, optional
+    seconds : float, optional
+    clock : callable () -> float, default time.monotonic
+    """
+
+    def __init__(self, save, every=None, seconds=None, clock=time.monotonic):
+        if (every is None) == (seconds is None):
+            raise ValueError("Checkpoint needs one of every and seconds")
+        self.save, self.every, self.seconds, self.clock = save, every, seconds, clock
+        self.on_train_begin({})
+
+    def on_train_begin(self, logs):
+        self._last_save, self._saved_epoch = self.clock(), logs.get("initial_epoch", 0)
+        self._latest = None  # the state of the last epoch, when not saved
+
+    def on_epoch_end(self, epoch, logs):
+        due = (epoch % self.every == 0 if self.every is not None
+               else self.clock() - self._last_save >= self.seconds)
+        state = self.trainer.state()
+        if due:
+            self._save(state)
+        else:
+            self._latest = state
+
+    def on_train_end(self, logs):
+        if logs["status"] != "diverged" and self._latest is not None and self._latest["epoch"] > self._saved_epoch:
+            self._save(self._latest)
+
+    def _save(self, state):
+        self.save(state)
+        self._last_save, self._saved_epoch, self._latest = self.clock(), state["epoch"], None
 
 
 def _weights(w, m, dtype, name):

@@ -18,8 +18,8 @@ from pathlib import Path
 from nncli.errors import UsageError
 from nncli.io.atomic import atomic_write
 
-CONFIG, SUMMARY, HISTORY, MODEL, SWEEP, LOG = (
-    "config.yaml", "summary.json", "history.csv", "model.npz", "sweep.json", "log.txt")
+CONFIG, SUMMARY, HISTORY, MODEL, SWEEP, LOG, CHECKPOINT = (
+    "config.yaml", "summary.json", "history.csv", "model.npz", "sweep.json", "log.txt", "checkpoint.npz")
 TIME_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
 
 

@@ -167,9 +167,10 @@ class PlainDisplay(TrainingDisplay):
         self._total = int(logs.get("epochs") or 0)
         self._every = max(1, math.ceil(self._total / 10))
         name = f" {self.title}" if self.title else ""
+        resumed = f", resuming after epoch {logs['initial_epoch']}" if logs.get("initial_epoch") else ""
         self._say(
             f"training{name}: {self._total} epochs, {logs.get('n_train', 0)} train / "
-            f"{logs.get('n_val', 0)} validation samples ({logs.get('task', '?')})"
+            f"{logs.get('n_val', 0)} validation samples ({logs.get('task', '?')}){resumed}"
         )
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
@@ -228,10 +229,13 @@ class LiveDisplay(TrainingDisplay):
         )
         self._task = None
         self._live: Optional[Live] = None
+        self._initial_epoch = 0  # epochs run before a resumed run started
 
     def on_train_begin(self, logs: dict) -> None:
         self._has_val = bool(logs.get("n_val"))
-        self._task = self._progress.add_task(self.title or "training", total=logs.get("epochs"))
+        self._initial_epoch = int(logs.get("initial_epoch") or 0)
+        self._task = self._progress.add_task(self.title or "training", total=logs.get("epochs"),
+                                             completed=self._initial_epoch)
         self._live = Live(
             self,
             console=self.console,
@@ -275,6 +279,7 @@ class LiveDisplay(TrainingDisplay):
     def _sync_progress(self, n: int) -> None:
         if self._task is None:
             return
+        n += self._initial_epoch
         description = self.title or "training"
         if self._status is not None:
             description = STATUS_TEXT.get(self._status, self._status)
