@@ -185,6 +185,11 @@ def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progre
         with SweepProgress(console, mode=progress_mode, total=len(todo), title=title) as progress:
 
             def on_run(run):
+                again = [i for i, old in enumerate(done) if old.learning_rate == run.learning_rate]
+                if again:  # halving: a halved rate continued (the descent)
+                    done[again[0]] = run
+                    progress.say(sweep_run_line(run, judged_on, len(done) - len(previous), len(todo)))
+                    return
                 done.append(run)
                 progress.advance(sweep_run_line(run, judged_on, len(done) - len(previous), len(todo)))
 

@@ -33,6 +33,7 @@ DIVERGENCE_PATIENCE = 5  # epochs the loss must stay above 4x its minimum to be 
 TIE_TOLERANCE = 0.01     # validation losses within 1% of the best count as a tie
 STALL_TOLERANCE = 0.02   # best loss within 2% of the chance loss: stalled
 HALVING_ETA = 3          # successive halving keeps the best 1/3 at every rung
+HALVING_DESCENT = 1      # ... then continues halved rates below the best until one does not win
 SMOOTHING = 0.98         # beta of the range test's moving average of the loss (fastai)
 DASK_WORKER_TIMEOUT = 30  # seconds to wait for a Dask cluster to have a worker
 
@@ -507,12 +508,12 @@ class Job:
 
 
 def run_job(config: Config, ds, job: Job):
-    """(Run, the PausableRun if paused else None) of ``job``."""
+    """(Run, its PausableRun) of ``job``; the PausableRun is None for a whole run in one go."""
     if job.state is None and job.until is None:
         return run_one(config, ds, job.learning_rate, job.epochs, job.fold, job.folds), None
     state = job.state or PausableRun(config, ds, job.learning_rate, job.epochs, job.fold, job.folds)
     state.train(config, ds, job.until)
-    return state.summary(), (None if state.finished else state)
+    return state.summary(), state
 
 
 # --- successive halving -------------------------------------------------------------------
@@ -530,44 +531,60 @@ def halving_sweep(config: Config, ds, learning_rates, epochs=None, jobs=1, sched
 
     Every rate trains up to the first rung's epoch (:func:`halving_budgets`); the best
     1/eta of them (by the judged loss; diverged runs never) continue their own runs to the
-    next rung, and so on; the others stop, ``stopped: "halved at epoch N"``. A continued
-    run is the run an uninterrupted one would be, bit for bit, so the last rung's runs
-    are exactly those of a grid sweep. Parameters as :func:`grid_sweep`.
+    next rung, and so on; the others pause, ``stopped: "halved at epoch N"``. A continued
+    run is the run an uninterrupted one would be, bit for bit, so the runs that reach the
+    end are exactly those of a grid sweep.
+
+    Then the descent: short rungs favour large rates, and the grid prefers the smaller of
+    near-tied rates, so the largest halved rate below the recommended one continues to
+    the end too, and the next, until ``HALVING_DESCENT`` of them in a row have not become
+    the recommendation. Parameters as :func:`grid_sweep`; ``on_run`` is called again for a
+    rate that continues after it was halved.
     """
     epochs = epochs or config.training.epochs
     pipeline.check_fit(config, ds)
     check_folds(folds, ds)
     on_run = on_run or (lambda run: None)
-    chance, final, rungs = chance_loss(config, ds), [], []
-    budgets = halving_budgets(len(learning_rates), epochs, eta)
-    alive = {lr: {fold: None for fold in _fold_indices(folds)} for lr in learning_rates}
-    total = sum(len(states) for states in alive.values())
-    with Executor(config, ds, jobs, scheduler, total) as executor:
+    rates = sorted(learning_rates)
+    states = {lr: dict.fromkeys(_fold_indices(folds)) for lr in rates}  # PausableRun per (rate, fold)
+    last = {lr: {} for lr in rates}                                      # its latest Run per fold
+
+    def advance(executor, chosen, until):
+        jobs_ = [Job(lr, epochs, fold, folds, until, state) for lr in chosen for fold, state in states[lr].items()
+                 if state is None or not state.finished]
+
+        def done(job, out):
+            last[job.learning_rate][job.fold], states[job.learning_rate][job.fold] = out
+
+        executor.map(jobs_, done)
+        return {lr: rate_run(lr) for lr in chosen}
+
+    def rate_run(lr):
+        got = last[lr]
+        return got[None] if folds is None else combine_folds([got[fold] for fold in sorted(got)])
+
+    chance, rungs, alive = chance_loss(config, ds), [], list(rates)
+    budgets = halving_budgets(len(rates), epochs, eta)
+    with Executor(config, ds, jobs, scheduler, len(rates) * (folds or 1)) as executor:
         for r, until in enumerate(budgets):
-            last = r == len(budgets) - 1
-            runs = {}
-            jobs_ = [Job(lr, epochs, fold, folds, None if last else until, states[fold])
-                     for lr, states in alive.items() for fold in states]
-
-            def done(job, out, runs=runs):
-                run, state = out
-                alive[job.learning_rate][job.fold] = state
-                runs.setdefault(job.learning_rate, {})[job.fold] = run
-
-            executor.map(jobs_, done)
-            rung = {lr: (got[None] if folds is None else combine_folds([got[fold] for fold in sorted(got)]))
-                    for lr, got in runs.items()}
-            rungs.append({"epochs": until, "runs": len(rung)})
-            keep = set() if last else _promoted(list(rung.values()), math.ceil(len(rung) / eta))
-            for lr, run in sorted(rung.items()):
+            rung = advance(executor, alive, until if r < len(budgets) - 1 else None)
+            rungs.append({"epochs": until, "runs": len(rung), "descent": False})
+            keep = _promoted(list(rung.values()), math.ceil(len(rung) / eta)) if r < len(budgets) - 1 else set()
+            for lr in alive:
                 if lr not in keep:
-                    del alive[lr]
-                    final.append(run)
-                    on_run(run)
-            if not alive:
+                    on_run(rung[lr])
+            alive = [lr for lr in alive if lr in keep]
+        misses = 0
+        while misses < HALVING_DESCENT:
+            best = recommend([rate_run(lr) for lr in rates], chance)
+            below = [] if best is None else [lr for lr in rates if lr < best.learning_rate and rate_run(lr).halved]
+            if not below:
                 break
-    return SweepResult(final, _judged_on(ds, folds), epochs, chance=chance, folds=folds, mode="halving",
-                       rungs=rungs)
+            on_run(advance(executor, [below[-1]], None)[below[-1]])
+            rungs.append({"epochs": epochs, "runs": 1, "descent": True})
+            misses = misses + 1 if recommend([rate_run(lr) for lr in rates], chance) is best else 0
+    return SweepResult([rate_run(lr) for lr in rates], _judged_on(ds, folds), epochs, chance=chance, folds=folds,
+                       mode="halving", rungs=rungs)
 
 
 def _promoted(runs, keep):

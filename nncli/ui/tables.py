@@ -115,12 +115,12 @@ def _loss_text(run) -> str:
 
 
 def run_status_text(result, run) -> str:
-    """The Status cell of a run: completed, unstable (spike at epoch N), stalled,
+    """The Status cell of a run: completed, unstable (epoch N: its first spike), stalled,
     diverged at epoch N, halved at epoch N."""
     status = result.status(run)
     if status == "diverged":
         return f"diverged at epoch {run.diverged_epoch}"
-    text = {"unstable": f"unstable (spike at epoch {run.unstable_epoch})", "stalled": "stalled"}.get(status, "")
+    text = {"unstable": f"unstable (epoch {run.unstable_epoch})", "stalled": "stalled"}.get(status, "")
     if run.halved:
         return f"{text}, {run.stopped}" if text else run.stopped
     return text or "completed"
@@ -219,6 +219,8 @@ def sweep_advice(result, config_rate: Optional[float] = None) -> list[str]:
         The learning rate the config uses, for comparison.
     """
     best, name = result.best, _loss_name(result.judged_on)
+    if not result.runs:
+        return []
     if best is None:
         return [f"Every learning rate diverged; try smaller ones, e.g. "
                 f"--min {format_rate(result.runs[0].learning_rate / 1000)} "
@@ -278,7 +280,8 @@ def _quality_advice(result, name: str) -> list[str]:
         lines.append(f"Judged by {result.folds}-fold cross-validation on the training split (mean ± sd of the "
                      f"folds' best validation losses).")
     if getattr(result, "mode", "grid") == "halving":
-        rungs = ", ".join(f"{rung['runs']} to epoch {rung['epochs']}" for rung in result.rungs)
+        rungs = ", ".join(f"{rung['runs']} to epoch {rung['epochs']}" + (" (descent)" if rung["descent"] else "")
+                          for rung in result.rungs)
         lines.append(f"Successive halving ({rungs}): {result.epochs_spent} epochs trained in all.")
     return lines
 
