@@ -112,6 +112,14 @@ def test_dask_cluster_gives_the_same_json_as_a_local_sweep(dask_scheduler):
     assert remote.stdout == local.stdout
 
 
+def test_dask_halving_with_folds_gives_the_same_json_as_a_local_one(dask_scheduler):
+    args = ["lr-sweep", IRIS, "--num", "4", "--epochs", "9", "--mode", "halving", "--folds", "2", "--json"]
+    local = run_cli(*args, "--jobs", "1")
+    remote = run_cli(*args, "--scheduler", dask_scheduler)
+    assert remote.exit_code == 0, remote.stderr
+    assert remote.stdout == local.stdout
+
+
 def test_dask_workers_get_the_arrays_scattered_not_the_csv(dask_scheduler, tmp_path):
     shutil.copy(DATASETS / "iris.csv", tmp_path / "iris.csv")
     config = load_config(IRIS, [f"data.path={tmp_path / 'iris.csv'}"])
