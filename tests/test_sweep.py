@@ -112,6 +112,14 @@ def test_dask_cluster_gives_the_same_json_as_a_local_sweep(dask_scheduler):
     assert remote.stdout == local.stdout
 
 
+def test_dask_halving_with_folds_gives_the_same_json_as_a_local_one(dask_scheduler):
+    args = ["lr-sweep", IRIS, "--num", "4", "--epochs", "9", "--mode", "halving", "--folds", "2", "--json"]
+    local = run_cli(*args, "--jobs", "1")
+    remote = run_cli(*args, "--scheduler", dask_scheduler)
+    assert remote.exit_code == 0, remote.stderr
+    assert remote.stdout == local.stdout
+
+
 def test_dask_workers_get_the_arrays_scattered_not_the_csv(dask_scheduler, tmp_path):
     shutil.copy(DATASETS / "iris.csv", tmp_path / "iris.csv")
     config = load_config(IRIS, [f"data.path={tmp_path / 'iris.csv'}"])
@@ -130,20 +138,25 @@ class FakeTrainer:
         self.status = status
 
 
-@pytest.mark.parametrize("losses, stopped_at", [
-    ([1.0, 0.5, 1.9, 2.0], None),     # 2.0 is 4x the lowest (0.5), not above it
-    ([1.0, 0.5, 1.9, 2.1], 4),        # 2.1 > 4 x 0.5
-    ([1.0, 0.9, 0.8, 0.7], None),
+@pytest.mark.parametrize("losses, stopped_at, above_since, spike", [
+    ([1.0, 0.5, 1.9, 2.0], None, None, None),              # 2.0 is 4x the lowest (0.5), not above it
+    ([1.0, 0.5, 1.9, 2.1], None, 4, 4),                    # above at the end: diverged, not stopped
+    ([1.0, 0.5, 3, 3, 3, 3, 3, 1.0], 7, 3, 3),             # 5 epochs above 4 x 0.5: stopped
+    ([1.0, 0.5, 3, 3, 3, 3, 0.4, 0.3], None, None, 3),     # a spike of 4 epochs that recovers
+    ([1.0, 0.9, 0.8, 0.7], None, None, None),
 ])
-def test_divergence_guard_stops_above_four_times_the_lowest_loss(losses, stopped_at):
+def test_divergence_guard_stops_after_five_epochs_above_four_times_the_lowest_loss(losses, stopped_at,
+                                                                                 above_since, spike):
     guard, trainer = sweep.DivergenceGuard(), FakeTrainer()
     guard.set_trainer(trainer)
     for epoch, loss in enumerate(losses, start=1):
         guard.on_epoch_end(epoch, {"train_loss": loss, "val_loss": None})
         if trainer.status:
             break
-    assert guard.diverged_epoch == stopped_at
+    assert epoch == (stopped_at or len(losses))
     assert trainer.status == ("diverged" if stopped_at else None)
+    assert guard.above_since == guard.diverged_epoch == above_since
+    assert guard.spike_epoch == spike
 
 
 def run(rate, loss, diverged=False):

@@ -228,7 +228,7 @@ def _complete(words, cword):
 def test_completion_of_commands_options_and_choices():
     assert {"init", "check", "train", "plot", "runs", "schema"} <= set(_complete("nncli ", 1))
     assert "--run-dir" in _complete("nncli train c.yaml --", 3)
-    assert _complete("nncli lr-sweep c.yaml --mode ", 4) == ["grid", "range"]
+    assert _complete("nncli lr-sweep c.yaml --mode ", 4) == ["grid", "range", "halving"]
     assert "best_val_loss" in _complete("nncli runs --sort ", 3)
     out = run_cli("--show-completion", "bash")
     assert out.exit_code == 0 and "complete" in out.stdout

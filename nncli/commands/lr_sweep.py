@@ -19,12 +19,15 @@ from nncli.commands.common import (ConfigArgument, JsonOption, QuietOption, RunD
 class SweepMode(str, Enum):
     grid = "grid"
     range = "range"
+    halving = "halving"
 
 
 def lr_sweep(
     config: ConfigArgument,
     mode: Annotated[SweepMode, typer.Option("--mode", metavar="MODE", help="grid: one training run per rate; "
-                                            "range: one run with a rate rising every update.")] = SweepMode.grid,
+                                            "halving: successive halving of the grid (the best third of the rates "
+                                            "continue at every rung); range: one run with a rate rising every "
+                                            "update.")] = SweepMode.grid,
     min_lr: Annotated[float, typer.Option("--min", metavar="RATE", help="Smallest learning rate.")] = 1e-5,
     max_lr: Annotated[float, typer.Option("--max", metavar="RATE", help="Largest learning rate.")] = 1.0,
     num: Annotated[Optional[int], typer.Option("--num", metavar="N", help="grid: number of rates, log-spaced "
@@ -38,6 +41,9 @@ def lr_sweep(
     scheduler: Annotated[Optional[str], typer.Option(
         "--scheduler", metavar="ADDRESS", help="grid: run on this Dask scheduler, e.g. tcp://10.0.0.5:8786 "
         "(needs: pip install 'nncli[dask]').")] = None,
+    folds: Annotated[Optional[int], typer.Option(
+        "--folds", metavar="K", min=2, help="grid, halving: judge each rate by K-fold cross-validation on the training split "
+        "(mean ± sd of the folds' best validation losses).", show_default=False)] = None,
     json_: JsonOption = False,
     print_best: Annotated[bool, typer.Option("--print-best", help="Print only the best rate on stdout.")] = False,
     write_config: Annotated[Optional[Path], typer.Option(
@@ -69,12 +75,15 @@ def lr_sweep(
 
     if json_ and print_best:
         raise UsageError("--json and --print-best both choose what goes to stdout; give one of them")
-    grid_only = {"--num": num, "--epochs": epochs, "--jobs": jobs, "--scheduler": scheduler, "--resume": resume}
+    grid_only = {"--num": num, "--epochs": epochs, "--jobs": jobs, "--scheduler": scheduler, "--resume": resume,
+                 "--folds": folds}
     misplaced = [name for name, value in grid_only.items() if value is not None] if mode is SweepMode.range \
         else ["--steps"] if steps is not None else []
     if misplaced:
         other = "grid" if mode is SweepMode.range else "range"
         raise UsageError(f"{', '.join(misplaced)} applies to --mode {other} only")
+    if mode is SweepMode.halving and resume is not None:
+        raise UsageError("--resume applies to --mode grid only")
     rates = sweep.log_grid(min_lr, max_lr, 11 if num is None else num)  # checks --min/--max/--num
     steps = sweep.check_steps(100 if steps is None else steps)
     cfg = load_config(config, set_ or [])
@@ -88,16 +97,18 @@ def lr_sweep(
     run = None if run_dir is None else RunFolder(run_dir, config, cfg, "lr-sweep", quiet)
     start = time.perf_counter()
 
-    if mode is SweepMode.grid:
-        previous = [] if resume is None else _previous_runs(resume, cfg, rates, epochs or cfg.training.epochs)
-        jobs = 1 if scheduler else min(jobs or _cores(), len(rates))
+    if mode is not SweepMode.range:
+        folds = sweep.check_folds(folds, ds)
+        previous = [] if resume is None else _previous_runs(resume, cfg, rates, epochs or cfg.training.epochs, folds)
+        jobs = 1 if scheduler else min(jobs or _cores(), len(rates) * (folds or 1))
         result, best, data, failure, detail = _grid_sweep(
-            cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet, previous)
+            cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet, previous, folds,
+            halving=mode is SweepMode.halving)
     else:
         result, best, data, failure, detail = _range_test(
             cfg, ds, config, min_lr, max_lr, steps, console, progress_mode)
 
-    interrupted = mode is SweepMode.grid and result.not_run
+    interrupted = mode is not SweepMode.range and result.not_run
     if interrupted and not result.runs:
         raise KeyboardInterrupt  # nothing to show: "interrupted", as before any run
     if run is not None:
@@ -131,7 +142,7 @@ def lr_sweep(
             typer.echo(f"wrote {write_config} (training.learning_rate: {format_rate(best)})", err=True)
 
 
-def _previous_runs(path, cfg, rates, epochs):
+def _previous_runs(path, cfg, rates, epochs, folds):
     """The finished runs of the sweep whose --json output is at ``path`` (--resume)."""
     import json
 
@@ -143,11 +154,13 @@ def _previous_runs(path, cfg, rates, epochs):
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"--resume {path}: cannot read it as the output of 'nncli lr-sweep --json' "
                          f"({getattr(exc, 'strerror', None) or exc})") from None
-    return sweep.previous_runs(data, str(path), cfg, rates, epochs)
+    return sweep.previous_runs(data, str(path), cfg, rates, epochs, folds)
 
 
-def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet, previous=()):
-    """Run the grid with progress on stderr; returns (result, best rate, JSON data, failure, detail).
+def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progress_mode, quiet, previous=(),
+                folds=None, halving=False):
+    """Run the grid (or its successive halving) with progress on stderr; returns
+    (result, best rate, JSON data, failure, detail).
 
     The rates of ``previous`` (runs of a resumed sweep) are not run again. Interrupted,
     the result holds the runs that finished and lists the others in ``not_run``.
@@ -155,33 +168,46 @@ def _grid_sweep(cfg, ds, config, rates, epochs, jobs, scheduler, console, progre
     from nncli.commands import sweeping as sweep
     from nncli.ui.format import format_rate
     from nncli.ui.live import SweepProgress
-    from nncli.ui.tables import sweep_run_line
+    from nncli.ui.tables import sweep_advice, sweep_run_line
 
-    if ds.X_val is None and not quiet:
+    if ds.X_val is None and not folds and not quiet:
         warn("the config has no validation data (data.validation: 0): judging each rate by its "
              "training loss, which rewards overfitting")
     where = f"on Dask scheduler {scheduler}" if scheduler else f"{jobs} process{'es' * (jobs > 1)}"
+    how = (f"successive halving up to {epochs or cfg.training.epochs} epochs" if halving
+           else f"{epochs or cfg.training.epochs} epochs each")
     title = (f"lr-sweep {config}: {len(rates)} rates from {format_rate(rates[0])} to "
-             f"{format_rate(rates[-1])}, {epochs or cfg.training.epochs} epochs each, {where}")
-    judged_on = "val_loss" if ds.X_val is not None else "train_loss"
+             f"{format_rate(rates[-1])}, {how}{f', {folds} folds' if folds else ''}, {where}")
+    judged_on = "val_loss" if ds.X_val is not None or folds else "train_loss"
     done = list(previous)
     todo = [lr for lr in rates if lr not in {run.learning_rate for run in done}]
     try:
         with SweepProgress(console, mode=progress_mode, total=len(todo), title=title) as progress:
 
             def on_run(run):
+                again = [i for i, old in enumerate(done) if old.learning_rate == run.learning_rate]
+                if again:  # halving: a halved rate continued (the descent)
+                    done[again[0]] = run
+                    progress.say(sweep_run_line(run, judged_on, len(done) - len(previous), len(todo)))
+                    return
                 done.append(run)
                 progress.advance(sweep_run_line(run, judged_on, len(done) - len(previous), len(todo)))
 
-            sweep.grid_sweep(cfg, ds, todo, epochs, jobs=min(jobs, max(len(todo), 1)), scheduler=scheduler,
-                             on_run=on_run)
+            run_sweep = sweep.halving_sweep if halving else sweep.grid_sweep
+            outcome = run_sweep(cfg, ds, todo, epochs, jobs=min(jobs, max(len(todo) * (folds or 1), 1)),
+                                scheduler=scheduler, on_run=on_run, folds=folds)
     except KeyboardInterrupt:
-        pass  # the runs that finished are in done
+        outcome = None  # the runs that finished are in done
     finished = {run.learning_rate for run in done}
     result = sweep.SweepResult(done, judged_on, epochs or cfg.training.epochs,
-                               not_run=[lr for lr in rates if lr not in finished])
+                               not_run=[lr for lr in rates if lr not in finished],
+                               chance=sweep.chance_loss(cfg, ds), folds=folds,
+                               mode="halving" if halving else "grid",
+                               rungs=outcome.rungs if outcome is not None else [])
     best = result.best
-    return (result, None if best is None else best.learning_rate, sweep.grid_json(result, cfg),
+    data = sweep.grid_json(result, cfg)
+    data["advice"] = sweep_advice(result, cfg.training.learning_rate)
+    return (result, None if best is None else best.learning_rate, data,
             f"every learning rate diverged; try smaller ones, e.g. --min {format_rate(rates[0] / 1000)}",
             f"best {result.judged_on} {best.best_loss:.6g}" if best else "")
 
@@ -211,5 +237,5 @@ def _render_result(result, mode, config_rate):
     from nncli.ui import console
     from nncli.ui.tables import render_range, render_sweep
 
-    render = render_sweep if mode is SweepMode.grid else render_range
+    render = render_range if mode is SweepMode.range else render_sweep
     render(console(), result, config_rate)

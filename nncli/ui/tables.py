@@ -86,7 +86,7 @@ def render_summary(console: Console, summary: dict) -> None:
 
 
 # --- learning-rate sweeps -------------------------------------------------------------
-BEST_STYLE, DIVERGED_STYLE = "bold green", "red"
+BEST_STYLE, DIVERGED_STYLE, HALVED_STYLE, BAND_STYLE = "bold green", "red", "dim", "dim cyan"
 
 
 def _loss_name(judged_on: str) -> str:
@@ -103,7 +103,27 @@ def sweep_run_line(run, judged_on: str, done: int, total: int) -> str:
     head = f"[{done:>{len(str(total))}}/{total}] lr {format_rate(run.learning_rate)}: "
     if run.diverged:
         return head + f"diverged at epoch {run.diverged_epoch}"
-    return head + f"best {_loss_name(judged_on)} {format_value(run.best_loss)}{_at_epoch(run)}"
+    line = head + f"best {_loss_name(judged_on)} {_loss_text(run)}{_at_epoch(run)}"
+    return line + (f"; {run.stopped}" if run.halved else "")
+
+
+def _loss_text(run) -> str:
+    """The judged loss, as mean ± sd with folds."""
+    if run.fold_losses is None or run.sd is None:
+        return format_value(run.best_loss)
+    return f"{format_value(run.best_loss)} ± {format_value(run.sd)}"
+
+
+def run_status_text(result, run) -> str:
+    """The Status cell of a run: completed, unstable (epoch N: its first spike), stalled,
+    diverged at epoch N, halved at epoch N."""
+    status = result.status(run)
+    if status == "diverged":
+        return f"diverged at epoch {run.diverged_epoch}"
+    text = {"unstable": f"unstable (epoch {run.unstable_epoch})", "stalled": "stalled"}.get(status, "")
+    if run.halved:
+        return f"{text}, {run.stopped}" if text else run.stopped
+    return text or "completed"
 
 
 def sweep_table(result) -> Table:
@@ -118,12 +138,17 @@ def sweep_table(result) -> Table:
     rich.table.Table
     """
     judged = "Best val loss" if result.judged_on == "val_loss" else "Best train loss"
-    table = Table(title=f"Learning-rate sweep ({result.epochs} epochs per run)")
+    folds = getattr(result, "folds", None)
+    if folds:
+        judged += f" (mean ± sd, {folds} folds)"
+    how = (f"successive halving, up to {result.epochs} epochs" if getattr(result, "mode", "grid") == "halving"
+           else f"{result.epochs} epochs per run")
+    table = Table(title=f"Learning-rate sweep ({how})")
     table.add_column("Learning rate", justify="right")
     table.add_column("Final train loss", justify="right", style=TRAIN_STYLE)
     table.add_column(judged, justify="right", style=VAL_STYLE if result.judged_on == "val_loss" else TRAIN_STYLE)
     table.add_column("Best epoch", justify="right")
-    table.add_column("Diverged")
+    table.add_column("Status")
     not_run = [(rate, None) for rate in getattr(result, "not_run", [])]  # an interrupted sweep
     for rate, run in sorted([(r.learning_rate, r) for r in result.runs] + not_run, key=lambda pair: pair[0]):
         if run is None:
@@ -133,9 +158,9 @@ def sweep_table(result) -> Table:
         table.add_row(
             format_rate(run.learning_rate) + (" ◀" if is_best else ""),
             format_value(run.train_loss),
-            format_value(run.best_loss),
+            _loss_text(run),
             "-" if run.best_epoch is None else str(run.best_epoch),
-            f"at epoch {run.diverged_epoch}" if run.diverged else "no",
+            run_status_text(result, run),
             style=BEST_STYLE if is_best else None,
         )
     return table
@@ -153,17 +178,30 @@ def _markers(name: str, at: list, ys: list) -> tuple:
 
 def sweep_chart(result, width: int = 72, height: int = 10) -> Text:
     """The judged loss against the learning rate (log x) for the runs that did not
-    diverge, with the recommended rate and the diverged rates marked."""
-    kept = [r for r in result.runs if not r.diverged]
+    diverge, with the recommended rate and the diverged rates marked. With folds, the
+    mean ± sd band; with halving, the halved runs apart (their loss after fewer epochs)."""
+    kept = [r for r in result.runs if not r.diverged and not r.halved]
     xs, ys = [r.learning_rate for r in kept], [r.best_loss for r in kept]
+    extra = []
+    if any(r.sd is not None for r in kept):
+        band = [r for r in kept if r.sd is not None]
+        extra.append(("mean ± sd", [r.learning_rate for r in band] + [None] + [r.learning_rate for r in band],
+                      [r.best_loss + r.sd for r in band] + [None] + [max(r.best_loss - r.sd, 0) for r in band],
+                      BAND_STYLE))
+    halved = [r for r in result.runs if r.halved and not r.diverged]
+    if halved:
+        extra.append(("halved (fewer epochs)", [r.learning_rate for r in halved], [r.best_loss for r in halved],
+                      HALVED_STYLE))
     marks = [("recommended", [result.best.learning_rate] if result.best else [], BEST_STYLE),
              ("diverged", [r.learning_rate for r in result.runs if r.diverged], DIVERGED_STYLE)]
-    return _rate_chart(_loss_name(result.judged_on), xs, ys, marks, width, height)
+    return _rate_chart(_loss_name(result.judged_on), xs, ys, marks, width, height, extra)
 
 
-def _rate_chart(name, xs, ys, marks, width, height) -> Text:
-    series = [(name, xs, ys)] + [_markers(label, at, ys) for label, at, _ in marks if at]
-    styles = (VAL_STYLE,) + tuple(style for _, at, style in marks if at)
+def _rate_chart(name, xs, ys, marks, width, height, extra=()) -> Text:
+    span = ys + [y for _, _, values, _ in extra for y in values]
+    series = [(name, xs, ys)] + [(label, x, y) for label, x, y, _ in extra] \
+        + [_markers(label, at, span) for label, at, _ in marks if at]
+    styles = (VAL_STYLE,) + tuple(style for *_, style in extra) + tuple(style for _, at, style in marks if at)
     logy = wants_log(ys)
     rows = line_chart_cells(series, width=width, height=height, logx=True, logy=logy,
                             x_label="learning rate (log scale)",
@@ -181,12 +219,19 @@ def sweep_advice(result, config_rate: Optional[float] = None) -> list[str]:
         The learning rate the config uses, for comparison.
     """
     best, name = result.best, _loss_name(result.judged_on)
+    if not result.runs:
+        return []
     if best is None:
         return [f"Every learning rate diverged; try smaller ones, e.g. "
                 f"--min {format_rate(result.runs[0].learning_rate / 1000)} "
                 f"--max {format_rate(result.runs[0].learning_rate)}."]
-    lines = [f"Recommended learning rate: {format_rate(best.learning_rate)} "
-             f"(best {name} {format_value(best.best_loss)}{_at_epoch(best)})."]
+    folds = getattr(result, "folds", None)
+    if folds:
+        lines = [f"Recommended learning rate: {format_rate(best.learning_rate)} "
+                 f"(best {name} {_loss_text(best)}, mean ± sd over {folds} folds)."]
+    else:
+        lines = [f"Recommended learning rate: {format_rate(best.learning_rate)} "
+                 f"(best {name} {format_value(best.best_loss)}{_at_epoch(best)})."]
     lowest = result.lowest
     if lowest is not best:
         lines.append(f"{format_rate(lowest.learning_rate)} reached {format_value(lowest.best_loss)}, "
@@ -201,10 +246,43 @@ def sweep_advice(result, config_rate: Optional[float] = None) -> list[str]:
     if diverged:
         lines.append(f"{len(diverged)} of {len(result.runs)} rates diverged "
                      f"(the smallest: {format_rate(diverged[0].learning_rate)}).")
+    lines += _quality_advice(result, name)
     if result.judged_on == "train_loss":
         lines.append("Judged on the training loss: the config has no validation data.")
     if config_rate is not None:
         lines.append(f"The config's learning rate is {format_rate(config_rate)}.")
+    return lines
+
+
+def _rates(runs) -> str:
+    shown = ", ".join(format_rate(r.learning_rate) for r in runs[:5])
+    return shown + (", ..." if len(runs) > 5 else "")
+
+
+def _quality_advice(result, name: str) -> list[str]:
+    """Lines on unstable and stalled runs, the folds and the halving."""
+    lines = []
+    status = getattr(result, "status", None)
+    if status is not None:
+        unstable = [r for r in result.runs if status(r) == "unstable"]
+        stalled = [r for r in result.runs if status(r) == "stalled"]
+        if unstable:
+            lines.append(f"{len(unstable)} of {len(result.runs)} rates were unstable (the training loss went above "
+                         f"4x its lowest, then came back): {_rates(unstable)}.")
+        if stalled:
+            lines.append(f"{len(stalled)} of {len(result.runs)} rates stalled at chance level (best {name} within "
+                         f"2% of {format_value(result.chance)}, the loss of predicting the training prior): "
+                         f"{_rates(stalled)}.")
+            if result.best is not None and status(result.best) == "stalled":
+                lines.append("Every rate that did not diverge stalled: the network learnt nothing at any of them; "
+                             "check the data and the model, or try more --epochs.")
+    if getattr(result, "folds", None):
+        lines.append(f"Judged by {result.folds}-fold cross-validation on the training split (mean ± sd of the "
+                     f"folds' best validation losses).")
+    if getattr(result, "mode", "grid") == "halving":
+        rungs = ", ".join(f"{rung['runs']} to epoch {rung['epochs']}" + (" (descent)" if rung["descent"] else "")
+                          for rung in result.rungs)
+        lines.append(f"Successive halving ({rungs}): {result.epochs_spent} epochs trained in all.")
     return lines
 
 
