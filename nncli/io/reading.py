@@ -219,6 +219,19 @@ def arrow():
     return _ARROW[0]
 
 
+def _as_pandas_reads(pa, batch, types):
+    """True if pyarrow's ``batch`` (read without quoting) holds what pandas would read:
+    no quote or carriage return in a text field, no nan or inf among the numbers."""
+    pc = pa.compute
+    for column, kind in zip(batch.columns, types.values()):
+        if kind == pa.string():
+            if pc.any(pc.match_substring_regex(column, '["\r]')).as_py():
+                return False
+        elif not pc.all(pc.is_finite(column), min_count=0).as_py():  # missing values are skipped
+            return False
+    return True
+
+
 # --- reading in chunks (predict, evaluate) ------------------------------------------
 # pandas' default missing-value strings. Training reads with these (keep_default_na), so
 # predict and evaluate treat the same cells as missing in the columns a model uses.
@@ -361,7 +374,95 @@ class ChunkedCsv:
         columns are copied through exactly as they are written. Every column is parsed,
         even unused ones, so that a row with too many fields is an error naming its line
         (it usually means an unquoted comma has shifted the values).
+
+        A file is read with pyarrow's multithreaded reader where it is installed, giving the
+        same DataFrames as pandas; from the first chunk it cannot give exactly as pandas
+        would (see ``_arrow_chunks``), pandas reads on, so messages and results are pandas'.
         """
+        done = 0
+        if self._file is not None and arrow() is not None and not any(
+                c in name for name in self.header for c in ',"\r\n') and len(self.header) > 1:
+            for df in self._arrow_chunks(set(text_columns), set(na_columns), chunksize):
+                if df is None:
+                    break  # pandas from here
+                done += 1
+                yield df
+            else:
+                return
+        for i, df in enumerate(self._pandas_chunks(text_columns, na_columns, chunksize)):
+            if i >= done:
+                yield df
+
+    def _arrow_chunks(self, text_columns, na_columns, chunksize):
+        """The chunks of ``chunks`` read by pyarrow, then None if pandas must read on from there.
+
+        Only what both read alike is taken from pyarrow: it reads without quoting (a field
+        with a quote or a carriage return, or a row of a wrong length, hands over to pandas)
+        and numbers only as finite floats (text, nan or inf in a number column hands over).
+        """
+        pa = arrow()
+        types = {name: pa.float64() if name in na_columns and name not in text_columns else pa.string()
+                 for name in self.header}  # unused columns as strings: checked to be UTF-8
+        try:
+            source = pa.OSFile(self.where)
+        except (pa.ArrowException, OSError):
+            yield None
+            return
+        with source:
+            yield from self._arrow_batches(pa, source, types, text_columns, na_columns, chunksize)
+
+    def _arrow_batches(self, pa, source, types, text_columns, na_columns, chunksize):
+        na = pa.array(NA_STRINGS)
+        try:
+            reader = pa.csv.open_csv(
+                source, read_options=pa.csv.ReadOptions(column_names=self.header, skip_rows=1),
+                parse_options=pa.csv.ParseOptions(quote_char=False),
+                convert_options=pa.csv.ConvertOptions(
+                    column_types=types, null_values=list(NA_STRINGS), strings_can_be_null=False,
+                    quoted_strings_can_be_null=False))
+        except pa.ArrowException:
+            yield None
+            return
+        used = [name for name in self.header if name in text_columns or name in na_columns]
+        batches, rows, start = [], 0, 0
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                batch = None
+            except pa.ArrowException:
+                yield None
+                return
+            if batch is not None:
+                if not _as_pandas_reads(pa, batch, types):
+                    yield None
+                    return
+                batches.append(batch.select(used))
+                rows += batch.num_rows
+            while rows >= chunksize or (batch is None and rows):
+                table = pa.Table.from_batches(batches)
+                head, rest = table.slice(0, chunksize), table.slice(chunksize)
+                yield self._arrow_frame(pa, head, na, na_columns, start)
+                start += head.num_rows
+                batches, rows = rest.to_batches(), rest.num_rows
+            if batch is None:
+                if start == 0:
+                    yield None  # no rows: as pandas says it
+                return
+
+    @staticmethod
+    def _arrow_frame(pa, table, na, na_columns, start):
+        """A DataFrame as pandas' reader gives it: missing-value strings of ``na_columns`` as NaN."""
+        columns = []
+        for name, column in zip(table.column_names, table.columns):
+            if name in na_columns and pa.types.is_string(column.type):
+                column = pa.compute.if_else(pa.compute.is_in(column, value_set=na), None, column)
+            columns.append(column)
+        df = pa.table(columns, names=table.column_names).to_pandas()
+        df.index = pd.RangeIndex(start, start + len(df))
+        return df
+
+    def _pandas_chunks(self, text_columns, na_columns, chunksize):
         try:
             with _interrupts_noted(self._raw):  # pandas reads the first block here already
                 reader = pd.read_csv(
