@@ -366,7 +366,7 @@ class ChunkedCsv:
             return place_of_record(self.where, n)
         return f"line {n}" if self._raw.plain else f"line {n} (not counting line breaks inside quotes)"
 
-    def chunks(self, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE):
+    def chunks(self, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE, usecols=None):
         """Yield DataFrames of at most ``chunksize`` rows.
 
         ``text_columns`` are kept as strings, as spelled. Missing values (pandas' default
@@ -375,14 +375,16 @@ class ChunkedCsv:
         even unused ones, so that a row with too many fields is an error naming its line
         (it usually means an unquoted comma has shifted the values).
 
-        A file is read with pyarrow's multithreaded reader where it is installed, giving the
-        same DataFrames as pandas; from the first chunk it cannot give exactly as pandas
-        would (see ``_arrow_chunks``), pandas reads on, so messages and results are pandas'.
+        ``usecols``: the columns the caller uses, each a text or an ``na_columns`` one (default:
+        all); the DataFrames may hold only those. With it, a file is read with pyarrow's
+        multithreaded reader where it is installed, giving the same values as pandas; from the
+        first chunk it cannot give exactly as pandas would (see ``_arrow_chunks``), pandas reads
+        on, so messages and results are pandas'.
         """
-        done = 0
-        if self._file is not None and arrow() is not None and not any(
-                c in name for name in self.header for c in ',"\r\n') and len(self.header) > 1:
-            for df in self._arrow_chunks(set(text_columns), set(na_columns), chunksize):
+        done, text, na = 0, set(text_columns), set(na_columns)
+        if (usecols is not None and set(usecols) <= text | na and self._file is not None and arrow() is not None
+                and len(self.header) > 1 and not any(c in name for name in self.header for c in ',"\r\n')):
+            for df in self._arrow_chunks(text, na, chunksize, list(usecols)):
                 if df is None:
                     break  # pandas from here
                 done += 1
@@ -393,7 +395,7 @@ class ChunkedCsv:
             if i >= done:
                 yield df
 
-    def _arrow_chunks(self, text_columns, na_columns, chunksize):
+    def _arrow_chunks(self, text_columns, na_columns, chunksize, usecols):
         """The chunks of ``chunks`` read by pyarrow, then None if pandas must read on from there.
 
         Only what both read alike is taken from pyarrow: it reads without quoting (a field
@@ -409,9 +411,9 @@ class ChunkedCsv:
             yield None
             return
         with source:
-            yield from self._arrow_batches(pa, source, types, text_columns, na_columns, chunksize)
+            yield from self._arrow_batches(pa, source, types, na_columns, chunksize, usecols)
 
-    def _arrow_batches(self, pa, source, types, text_columns, na_columns, chunksize):
+    def _arrow_batches(self, pa, source, types, na_columns, chunksize, usecols):
         na = pa.array(NA_STRINGS)
         try:
             reader = pa.csv.open_csv(
@@ -423,7 +425,7 @@ class ChunkedCsv:
         except pa.ArrowException:
             yield None
             return
-        used = [name for name in self.header if name in text_columns or name in na_columns]
+        used = [name for name in self.header if name in usecols]
         batches, rows, start = [], 0, 0
         while True:
             try:
