@@ -208,22 +208,23 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
 
     X = np.empty((int(kept.sum()), len(feature_names(columns))))
     j, n_unknown, n_imputed = 0, 0, 0
+    take = kept if dropped.any() else slice(None)  # every row kept: views, not copies
     for spec, (values, _, bad), miss in zip(columns, scans, was_missing):
-        values = values[kept]
+        values = values[take]
         if spec["kind"] == "numeric":
             X[:, j] = values
             j += 1
         else:
             k = len(spec["categories"])
             X[:, j:j + k] = values[:, None] == np.arange(k)  # code -1 (unseen): all zeros
-            n_unknown += int(bad[kept].sum())
+            n_unknown += int(bad[take].sum())
             j += k
         if spec.get("impute") is not None:
-            n_imputed += int(miss[kept].sum())
+            n_imputed += int(miss[take].sum())
         if spec.get("indicator"):
-            X[:, j] = miss[kept]
+            X[:, j] = miss[take]
             j += 1
-    y = scans[-1][0][kept] if target else None
+    y = scans[-1][0][take] if target else None
     return Chunk(X, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
                  int((number_rows & ~missing_rows & dropped).sum()), n_unknown, n_imputed)
 
