@@ -135,3 +135,20 @@ def test_evaluate_is_identical_with_and_without_pyarrow(houses, monkeypatch):
         assert result.exit_code == 0, result.stderr
         results.add(result.stdout)
     assert len(results) == 1
+
+
+def test_this_pyarrow_formats_numbers_as_python():
+    """The fast path is used with the pyarrow installed here (else the tests above test nothing new)."""
+    from nncli.commands.scoring import _arrow_writes_as_python
+    if reading.arrow() is None:
+        pytest.skip("NNCLI_NO_ARROW is set")
+    assert _arrow_writes_as_python(reading.arrow())
+
+
+@pytest.mark.parametrize("newline, bom", [("\r\n", ""), ("\n", "\ufeff"), ("\r", "")])
+def test_line_ends_and_byte_order_mark(houses, monkeypatch, newline, bom):
+    model, header, rows, folder = houses
+    data = folder / "ends.csv"
+    data.write_bytes((bom + newline.join(",".join(r) for r in [header] + rows) + newline).encode())
+    outputs = {predict_bytes(monkeypatch, name, model, data, "--chunk-size", "1000") for name in ("pyarrow", "pandas")}
+    assert len(outputs) == 1

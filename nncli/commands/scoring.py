@@ -112,10 +112,10 @@ ARROW_RANGE = (1e-3, 1e5)
 
 
 def _shortest_by_arrow(values):
-    """format_numbers(values) computed with pyarrow where it is installed, else None."""
+    """format_numbers(values) computed with pyarrow where it is installed (and writes as checked), else None."""
     from nncli.io.reading import arrow
     pa = arrow()
-    if pa is None or values.dtype not in (np.float64, np.float32):
+    if pa is None or values.dtype not in (np.float64, np.float32) or not _arrow_writes_as_python(pa):
         return None
     with np.errstate(invalid="ignore"):
         magnitude = np.abs(values)
@@ -125,6 +125,21 @@ def _shortest_by_arrow(values):
         other = ~same
         text[other] = _shortest(values[other])
     return text.tolist()
+
+
+_PROBE = np.array([0.001, 0.0010000000000000002, 0.1, 0.30000000000000004, 1 / 3, 2.5, -7.25, 12345.678,
+                   99999.99, 3.141592653589793, 0.015625, 271.8281828459045])
+_ARROW_CHECKED = {}
+
+
+def _arrow_writes_as_python(pa):
+    """True if this pyarrow writes a few awkward values of the range exactly as Python and NumPy do
+    (checked once: another version of Arrow might format otherwise)."""
+    if pa not in _ARROW_CHECKED:
+        def arrow_text(values):
+            return pa.compute.cast(pa.array(values), pa.string()).to_pylist()
+        _ARROW_CHECKED[pa] = all(arrow_text(v) == _shortest(v) for v in (_PROBE, _PROBE.astype(np.float32)))
+    return _ARROW_CHECKED[pa]
 
 
 def output_names(model, taken=()):

@@ -219,17 +219,22 @@ def arrow():
     return _ARROW[0]
 
 
-def _as_pandas_reads(pa, batch, types):
-    """True if pyarrow's ``batch`` (read without quoting) holds what pandas would read:
-    no quote or carriage return in a text field, no nan or inf among the numbers."""
-    pc = pa.compute
-    for column, kind in zip(batch.columns, types.values()):
-        if kind == pa.string():
-            if pc.any(pc.match_substring_regex(column, '["\r]')).as_py():
+def _all_plain(path, block=1 << 22):
+    """True if the file at ``path`` has no quote and every line is one row (see ``_plain``)."""
+    with open(path, "rb") as f:
+        last = b""
+        while data := f.read(block):
+            if not _plain(last + data):
                 return False
-        elif not pc.all(pc.is_finite(column), min_count=0).as_py():  # missing values are skipped
-            return False
+            last = data[-1:]  # a blank line may straddle two blocks
     return True
+
+
+def _finite_numbers(pa, table):
+    """True if no number column of ``table`` holds nan or inf (pandas would keep them as spelled)."""
+    pc = pa.compute
+    return all(pc.all(pc.is_finite(column), min_count=0).as_py()  # missing values are skipped
+               for column in table.columns if pa.types.is_floating(column.type))
 
 
 # --- reading in chunks (predict, evaluate) ------------------------------------------
@@ -383,7 +388,7 @@ class ChunkedCsv:
         """
         done, text, na = 0, set(text_columns), set(na_columns)
         if (usecols is not None and set(usecols) <= text | na and self._file is not None and arrow() is not None
-                and len(self.header) > 1 and not any(c in name for name in self.header for c in ',"\r\n')):
+                and len(self.header) > 1 and _all_plain(self.where)):
             for df in self._arrow_chunks(text, na, chunksize, list(usecols)):
                 if df is None:
                     break  # pandas from here
@@ -398,9 +403,9 @@ class ChunkedCsv:
     def _arrow_chunks(self, text_columns, na_columns, chunksize, usecols):
         """The chunks of ``chunks`` read by pyarrow, then None if pandas must read on from there.
 
-        Only what both read alike is taken from pyarrow: it reads without quoting (a field
-        with a quote or a carriage return, or a row of a wrong length, hands over to pandas)
-        and numbers only as finite floats (text, nan or inf in a number column hands over).
+        Only what both read alike is taken from pyarrow: files with no quote, one row per line
+        (``_all_plain``), read without quoting; numbers only as finite floats. A row of a wrong
+        length, text, nan or inf in a number column, or bytes that are not UTF-8 hand over to pandas.
         """
         pa = arrow()
         types = {name: pa.float64() if name in na_columns and name not in text_columns else pa.string()
@@ -436,14 +441,14 @@ class ChunkedCsv:
                 yield None
                 return
             if batch is not None:
-                if not _as_pandas_reads(pa, batch, types):
-                    yield None
-                    return
                 batches.append(batch.select(used))
                 rows += batch.num_rows
             while rows >= chunksize or (batch is None and rows):
                 table = pa.Table.from_batches(batches)
                 head, rest = table.slice(0, chunksize), table.slice(chunksize)
+                if not _finite_numbers(pa, head):
+                    yield None
+                    return
                 yield self._arrow_frame(pa, head, na, na_columns, start)
                 start += head.num_rows
                 batches, rows = rest.to_batches(), rest.num_rows
