@@ -219,15 +219,22 @@ def arrow():
     return _ARROW[0]
 
 
-def _all_plain(path, block=1 << 22):
-    """True if the file at ``path`` has no quote and every line is one row (see ``_plain``)."""
+def _unquoted(path, block=1 << 22):
+    """True if the file at ``path`` has no quote and no carriage return but in CR LF line ends.
+
+    (Blank lines, which pandas skips, pyarrow skips too; a line of spaces has too few fields.)
+    """
     with open(path, "rb") as f:
-        last = b""
+        last = b""  # the block's last byte: a CR LF may straddle two blocks
         while data := f.read(block):
-            if not _plain(last + data):
+            if b'"' in data:
                 return False
-            last = data[-1:]  # a blank line may straddle two blocks
-    return True
+            if b"\r" in data or last == b"\r":
+                data = last + data
+                if data.count(b"\r") - data.endswith(b"\r") != data.count(b"\r\n"):
+                    return False
+            last = data[-1:]
+    return last != b"\r"
 
 
 def _finite_numbers(pa, table):
@@ -388,7 +395,7 @@ class ChunkedCsv:
         """
         done, text, na = 0, set(text_columns), set(na_columns)
         if (usecols is not None and set(usecols) <= text | na and self._file is not None and arrow() is not None
-                and len(self.header) > 1 and _all_plain(self.where)):
+                and len(self.header) > 1 and _unquoted(self.where)):
             for df in self._arrow_chunks(text, na, chunksize, list(usecols)):
                 if df is None:
                     break  # pandas from here
@@ -404,7 +411,7 @@ class ChunkedCsv:
         """The chunks of ``chunks`` read by pyarrow, then None if pandas must read on from there.
 
         Only what both read alike is taken from pyarrow: files with no quote, one row per line
-        (``_all_plain``), read without quoting; numbers only as finite floats. A row of a wrong
+        (``_unquoted``), read without quoting; numbers only as finite floats. A row of a wrong
         length, text, nan or inf in a number column, or bytes that are not UTF-8 hand over to pandas.
         """
         pa = arrow()
