@@ -1,4 +1,4 @@
-"""The fast data path gives the same bytes as the plain one: pyarrow or pandas, any chunk size."""
+"""predict and evaluate give the same bytes with pyarrow (its number formatting) and without it."""
 
 import random
 
@@ -84,7 +84,7 @@ def predict_bytes(monkeypatch, name, model, data, *options):
 @pytest.mark.parametrize("late", [None, '"quoted, with a comma"', "inf", "12abc", "x\r"])
 @pytest.mark.parametrize("options", [(), ("--with-input",), ("--id-column", "neighbourhood")])
 def test_predict_is_byte_identical_with_and_without_pyarrow(houses, monkeypatch, late, options):
-    """Also when pyarrow hands over to pandas late in the file (a quote, inf, text among numbers, a CR)."""
+    """Also with a quote, inf, text among numbers or a CR late in the file."""
     model, header, rows, folder = houses
     rows = [list(r) for r in rows]
     if late is not None:

@@ -188,7 +188,7 @@ def predict_csv(model, table, out, policy=None, passthrough=()):
     writer.writerow(list(passthrough) + names)
     text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
     counts = Counts()
-    for df in table.chunks(text, features, policy.chunk_size, usecols=features + list(passthrough)):
+    for df in table.chunks(text, features, policy.chunk_size):
         chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, policy.unknown)
         counts.add(chunk)
         _, A = predict_chunk(model, chunk, table)
@@ -245,8 +245,7 @@ def evaluate_csv(model, table, policy=None):
     loss = get_loss(meta["loss"])
     sums = _Sums(model)
     counts = Counts()
-    used = features + [target["name"]]
-    for df in table.chunks(text, used, policy.chunk_size, usecols=used):
+    for df in table.chunks(text, features + [target["name"]], policy.chunk_size):
         chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, policy.unknown, target)
         counts.add(chunk)
         if len(chunk.y):

@@ -202,7 +202,7 @@ _ARROW = []
 
 
 def arrow():
-    """The pyarrow module (with pyarrow.compute and pyarrow.csv loaded), or None if it is not installed.
+    """The pyarrow module (with pyarrow.compute loaded), or None if it is not installed.
 
     Set NNCLI_NO_ARROW=1 to do without it (the results are the same; tests compare both).
     """
@@ -212,36 +212,10 @@ def arrow():
                 raise ImportError
             import pyarrow
             import pyarrow.compute  # noqa: F401
-            import pyarrow.csv  # noqa: F401
         except ImportError:
             pyarrow = None
         _ARROW.append(pyarrow)
     return _ARROW[0]
-
-
-def _unquoted(path, block=1 << 22):
-    """True if the file at ``path`` has no quote and no carriage return but in CR LF line ends.
-
-    (Blank lines, which pandas skips, pyarrow skips too; a line of spaces has too few fields.)
-    """
-    with open(path, "rb") as f:
-        last = b""  # the block's last byte: a CR LF may straddle two blocks
-        while data := f.read(block):
-            if b'"' in data:
-                return False
-            if b"\r" in data or last == b"\r":
-                data = last + data
-                if data.count(b"\r") - data.endswith(b"\r") != data.count(b"\r\n"):
-                    return False
-            last = data[-1:]
-    return last != b"\r"
-
-
-def _finite_numbers(pa, table):
-    """True if no number column of ``table`` holds nan or inf (pandas would keep them as spelled)."""
-    pc = pa.compute
-    return all(pc.all(pc.is_finite(column), min_count=0).as_py()  # missing values are skipped
-               for column in table.columns if pa.types.is_floating(column.type))
 
 
 # --- reading in chunks (predict, evaluate) ------------------------------------------
@@ -378,7 +352,7 @@ class ChunkedCsv:
             return place_of_record(self.where, n)
         return f"line {n}" if self._raw.plain else f"line {n} (not counting line breaks inside quotes)"
 
-    def chunks(self, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE, usecols=None):
+    def chunks(self, text_columns=(), na_columns=(), chunksize=CHUNK_SIZE):
         """Yield DataFrames of at most ``chunksize`` rows.
 
         ``text_columns`` are kept as strings, as spelled. Missing values (pandas' default
@@ -386,97 +360,7 @@ class ChunkedCsv:
         columns are copied through exactly as they are written. Every column is parsed,
         even unused ones, so that a row with too many fields is an error naming its line
         (it usually means an unquoted comma has shifted the values).
-
-        ``usecols``: the columns the caller uses, each a text or an ``na_columns`` one (default:
-        all); the DataFrames may hold only those. With it, a file is read with pyarrow's
-        multithreaded reader where it is installed, giving the same values as pandas; from the
-        first chunk it cannot give exactly as pandas would (see ``_arrow_chunks``), pandas reads
-        on, so messages and results are pandas'.
         """
-        done, text, na = 0, set(text_columns), set(na_columns)
-        if (usecols is not None and set(usecols) <= text | na and self._file is not None and arrow() is not None
-                and len(self.header) > 1 and _unquoted(self.where)):
-            for df in self._arrow_chunks(text, na, chunksize, list(usecols)):
-                if df is None:
-                    break  # pandas from here
-                done += 1
-                yield df
-            else:
-                return
-        for i, df in enumerate(self._pandas_chunks(text_columns, na_columns, chunksize)):
-            if i >= done:
-                yield df
-
-    def _arrow_chunks(self, text_columns, na_columns, chunksize, usecols):
-        """The chunks of ``chunks`` read by pyarrow, then None if pandas must read on from there.
-
-        Only what both read alike is taken from pyarrow: files with no quote, one row per line
-        (``_unquoted``), read without quoting; numbers only as finite floats. A row of a wrong
-        length, text, nan or inf in a number column, or bytes that are not UTF-8 hand over to pandas.
-        """
-        pa = arrow()
-        types = {name: pa.float64() if name in na_columns and name not in text_columns else pa.string()
-                 for name in self.header}  # unused columns as strings: checked to be UTF-8
-        try:
-            source = pa.OSFile(self.where)
-        except (pa.ArrowException, OSError):
-            yield None
-            return
-        with source:
-            yield from self._arrow_batches(pa, source, types, na_columns, chunksize, usecols)
-
-    def _arrow_batches(self, pa, source, types, na_columns, chunksize, usecols):
-        na = pa.array(NA_STRINGS)
-        try:
-            reader = pa.csv.open_csv(
-                source, read_options=pa.csv.ReadOptions(column_names=self.header, skip_rows=1),
-                parse_options=pa.csv.ParseOptions(quote_char=False),
-                convert_options=pa.csv.ConvertOptions(
-                    column_types=types, null_values=list(NA_STRINGS), strings_can_be_null=False,
-                    quoted_strings_can_be_null=False))
-        except pa.ArrowException:
-            yield None
-            return
-        used = [name for name in self.header if name in usecols]
-        batches, rows, start = [], 0, 0
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                batch = None
-            except pa.ArrowException:
-                yield None
-                return
-            if batch is not None:
-                batches.append(batch.select(used))
-                rows += batch.num_rows
-            while rows >= chunksize or (batch is None and rows):
-                table = pa.Table.from_batches(batches)
-                head, rest = table.slice(0, chunksize), table.slice(chunksize)
-                if not _finite_numbers(pa, head):
-                    yield None
-                    return
-                yield self._arrow_frame(pa, head, na, na_columns, start)
-                start += head.num_rows
-                batches, rows = rest.to_batches(), rest.num_rows
-            if batch is None:
-                if start == 0:
-                    yield None  # no rows: as pandas says it
-                return
-
-    @staticmethod
-    def _arrow_frame(pa, table, na, na_columns, start):
-        """A DataFrame as pandas' reader gives it: missing-value strings of ``na_columns`` as NaN."""
-        columns = []
-        for name, column in zip(table.column_names, table.columns):
-            if name in na_columns and pa.types.is_string(column.type):
-                column = pa.compute.if_else(pa.compute.is_in(column, value_set=na), None, column)
-            columns.append(column)
-        df = pa.table(columns, names=table.column_names).to_pandas()
-        df.index = pd.RangeIndex(start, start + len(df))
-        return df
-
-    def _pandas_chunks(self, text_columns, na_columns, chunksize):
         try:
             with _interrupts_noted(self._raw):  # pandas reads the first block here already
                 reader = pd.read_csv(
