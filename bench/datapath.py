@@ -6,14 +6,16 @@ at 1,000,000 rows, trains a 32-unit model on a small sample of it, then times, a
 medians of alternating runs:
 
 - `cat` of the file (the bytes floor) and `pandas.read_csv` of it alone;
-- `nncli predict MODEL big.csv -o out.csv` and `nncli evaluate MODEL big.csv`;
+- `nncli predict MODEL big.csv -o out.csv` and `nncli evaluate MODEL big.csv`, with pyarrow (when
+  installed) and without it (NNCLI_NO_ARROW=1: the pandas path);
 - training's load: read, encode, split and standardise (nncli.io.dataset.load_dataset,
   as `nncli train` calls it), and `nncli train` for one epoch with `validation: 0`.
 
     python bench/datapath.py                 # 1,000,000 rows, 5 alternating runs
     python bench/datapath.py --rows 200000 --runs 3
 
-Each line gives the median seconds, MB/s and the ratio to `pandas.read_csv` alone.
+Each line gives the median seconds, MB/s and the ratio to `pandas.read_csv` alone: of the medians,
+and the median of the ratios of each round (paired).
 Not a test: it takes a few minutes and its timings depend on the machine.
 """
 
@@ -75,10 +77,14 @@ def train_model(folder, csv):
     return model
 
 
-def timed(command):
+def timed(command, env=None):
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                   env=None if env is None else {**os.environ, **env})
     return time.perf_counter() - start
+
+
+WITHOUT_ARROW = {"NNCLI_NO_ARROW": "1"}  # nncli as without pyarrow installed: the pandas path
 
 
 PANDAS_ALONE = "import sys, pandas; pandas.read_csv(sys.argv[1])"
@@ -103,23 +109,29 @@ def main(argv=None):
         "pandas.read_csv alone": [py, "-c", PANDAS_ALONE, str(csv)],
         "nncli predict -o out.csv": [py, "-m", "nncli", "predict", str(model), str(csv), "-o", str(out)],
         "nncli evaluate": [py, "-m", "nncli", "evaluate", str(model), str(csv), "--json"],
+        "nncli predict, without pyarrow": [py, "-m", "nncli", "predict", str(model), str(csv), "-o", str(out)],
+        "nncli evaluate, without pyarrow": [py, "-m", "nncli", "evaluate", str(model), str(csv), "--json"],
         "training's load (prepare_data)": [py, "-c", LOAD_ALONE, str(config)],
         "nncli train, 1 epoch": [py, "-m", "nncli", "train", str(config), "-o",
                                  str(Path(args.data_dir) / "m1.npz"), "--quiet"],
     }
     times = {label: [] for label in commands}
     labels = list(commands)
+    load = [os.getloadavg()[0]]
     for r in range(args.runs):
         for label in labels if r % 2 == 0 else labels[::-1]:
-            times[label].append(timed(commands[label]))
+            times[label].append(timed(commands[label], WITHOUT_ARROW if "without pyarrow" in label else None))
+    load.append(os.getloadavg()[0])
     size_mb = csv.stat().st_size / 1e6
     base = statistics.median(times["pandas.read_csv alone"])
-    print(f"\n{args.rows:,} rows, {size_mb:.0f} MB, medians of {args.runs} alternating runs\n")
-    print("| step | seconds | MB/s | × read_csv |")
-    print("|---|---:|---:|---:|")
+    print(f"\n{args.rows:,} rows, {size_mb:.0f} MB, medians of {args.runs} alternating runs; "
+          f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end\n")
+    print("| step | seconds | MB/s | × read_csv | × read_csv, paired |")
+    print("|---|---:|---:|---:|---:|")
     for label, values in times.items():
         t = statistics.median(values)
-        print(f"| {label} | {t:.2f} | {size_mb / t:,.0f} | {t / base:.2f} |")
+        paired = statistics.median(v / b for v, b in zip(values, times["pandas.read_csv alone"]))
+        print(f"| {label} | {t:.2f} | {size_mb / t:,.0f} | {t / base:.2f} | {paired:.2f} |")
 
 
 if __name__ == "__main__":

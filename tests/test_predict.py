@@ -368,3 +368,20 @@ def test_missing_value_strings_are_those_of_training():
     from nncli.io.reading import NA_STRINGS
 
     assert set(NA_STRINGS) == set(parsers.STR_NA_VALUES)
+
+
+def test_a_predicted_label_that_needs_quotes_is_quoted(tmp_path):
+    """A class label with a comma or a quote is written as the csv module quotes it."""
+    data = tmp_path / "labels.csv"
+    quoted = ['"big, red"', '"say ""hi"""']  # as CSV spells them
+    lines = ["x,label"] + [f"{i % 10},{quoted[i % 2]}" for i in range(40)]
+    data.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{path: {data}, target: label, validation: 0}}\n"
+                      "model: {layers: [{units: 1, activation: sigmoid}]}\nloss: binary_cross_entropy\n"
+                      "training: {learning_rate: 0.1, epochs: 2}\n")
+    assert invoke("train", config, "-o", tmp_path / "m.npz", "--quiet").exit_code == 0
+    out = invoke("predict", tmp_path / "m.npz", data)
+    assert out.exit_code == 0, out.stderr
+    header, body = rows(out.stdout)
+    assert header[0] == "label" and {r[0] for r in body} <= {"big, red", 'say "hi"'} and len(body) == 40

@@ -122,9 +122,52 @@ WRITE_ROWS = 5_000  # output rows formatted at a time
 
 def format_numbers(values):
     """Shortest decimal strings that read back as exactly ``values`` in their own dtype."""
+    text = _shortest_by_arrow(values)
+    return text if text is not None else _shortest(values)
+
+
+def _shortest(values):
     if values.dtype == np.float64:
         return list(map(repr, values.tolist()))  # Python's float repr is the shortest round-trip
-    return values.astype(str).tolist()
+    return values.astype(str).tolist()  # NumPy's, for float32
+
+
+# Arrow writes the same shortest round-trip digits, several times faster, but not always in the same
+# form (1 for 1.0, 1e-7 for 1e-07, 1e+10 or 0.00001 where Python and NumPy write the other): so it
+# is used only for values written the same way by all three, non-integers of magnitude 1e-3 to 1e5
+# (checked on 26 million values, tests/test_predict.py), and the others are formatted as before.
+ARROW_RANGE = (1e-3, 1e5)
+
+
+def _shortest_by_arrow(values):
+    """format_numbers(values) computed with pyarrow where it is installed (and writes as checked), else None."""
+    from nncli.io.reading import arrow
+    pa = arrow()
+    if pa is None or values.dtype not in (np.float64, np.float32) or not _arrow_writes_as_python(pa):
+        return None
+    with np.errstate(invalid="ignore"):
+        magnitude = np.abs(values)
+        same = (magnitude >= ARROW_RANGE[0]) & (magnitude < ARROW_RANGE[1]) & (values != np.floor(values))
+    text = pa.compute.cast(pa.array(values), pa.string()).to_numpy(zero_copy_only=False)
+    if not same.all():
+        other = ~same
+        text[other] = _shortest(values[other])
+    return text.tolist()
+
+
+_PROBE = np.array([0.001, 0.0010000000000000002, 0.1, 0.30000000000000004, 1 / 3, 2.5, -7.25, 12345.678,
+                   99999.99, 3.141592653589793, 0.015625, 271.8281828459045])
+_ARROW_CHECKED = {}
+
+
+def _arrow_writes_as_python(pa):
+    """True if this pyarrow writes a few awkward values of the range exactly as Python and NumPy do
+    (checked once: another version of Arrow might format otherwise)."""
+    if pa not in _ARROW_CHECKED:
+        def arrow_text(values):
+            return pa.compute.cast(pa.array(values), pa.string()).to_pylist()
+        _ARROW_CHECKED[pa] = all(arrow_text(v) == _shortest(v) for v in (_PROBE, _PROBE.astype(np.float32)))
+    return _ARROW_CHECKED[pa]
 
 
 def output_names(model, taken=()):
@@ -194,7 +237,9 @@ def predict_csv(model, table, out, policy=None, passthrough=()):
         # The output's strings take more memory than the chunk itself: make them a slice at a time.
         for start in range(0, len(A), WRITE_ROWS):
             part = slice(start, start + WRITE_ROWS)
-            writer.writerows(zip(*[column[part] for column in passed], *predict_columns(model, A[part])))
+            columns = predict_columns(model, A[part])
+            labels = 0 if model.meta["task"] == "regression" else 1  # a predicted label is text, may need quotes
+            write_rows(out, writer, [column[part] for column in passed] + columns[:labels], columns[labels:])
     return counts, names
 
 
@@ -229,6 +274,27 @@ def predict_frame(model, table, policy=None, passthrough=()):
     columns = [np.concatenate([part[j] for part in parts]) for j in range(len(parts[0]))]
     index = table.labels(np.concatenate(rows)) if hasattr(table, "labels") else np.concatenate(rows)
     return pd.DataFrame(dict(zip(list(passthrough) + names, columns)), index=index), counts
+
+
+SPECIAL = (",", '"', "\n", "\r")  # characters that make the csv module quote a field
+
+
+def write_rows(out, writer, text_columns, number_columns):
+    """Write CSV rows made of the columns (lists of strings): ``text_columns`` as the csv
+    module's ``writer`` would write them, then ``number_columns`` (format_numbers' strings).
+
+    When no text field holds a character that needs quoting (numbers never do), the rows are
+    joined in one go; the bytes are the same as ``writer.writerows`` writes, which is used otherwise.
+    """
+    columns = text_columns + number_columns
+    if not columns or not columns[0]:
+        return
+    plain = all(not any(c in text for c in SPECIAL) for text in map("".join, text_columns))
+    if plain and (len(columns) > 1 or all(columns[0])):  # the csv module writes "" for a row of one empty field
+        out.write("\n".join(map(",".join, zip(*columns)) if len(columns) > 1 else columns[0]))
+        out.write("\n")
+    else:
+        writer.writerows(zip(*columns))
 
 
 # --- evaluate -----------------------------------------------------------------------

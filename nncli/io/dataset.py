@@ -71,7 +71,7 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
     weights = _weights(df, data_cfg.weight, where)
 
     val_df = None
-    train_rows = np.arange(len(df))
+    train_rows = slice(None)  # every row (no copy), unless a validation fraction is held out
     if isinstance(data_cfg.validation, str):
         val_df, _ = _read(data_cfg, data_cfg.validation, task, names, what=" (data.validation)")
         val_df = _handle_missing(val_df, names, data_cfg, data_cfg.validation, warnings)
@@ -115,7 +115,8 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
         if A is None:
             return None
         with np.errstate(all="ignore"):
-            scaled = (A - mean) / std
+            scaled = np.subtract(A, mean)
+            scaled /= std  # in place: the same values as (A - mean) / std, one array fewer
             if clip is not None:
                 scaled = soft_clip(scaled, clip)
             return _finite(scaled.astype(dtype), A, names, where)

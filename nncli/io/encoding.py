@@ -39,22 +39,29 @@ def describe_columns(df, names, categorical, where):
     for name in names:
         col = df[name]
         if name in categorical or not pd.api.types.is_numeric_dtype(col) and not _numbers_only(col, name, where):
-            cats = natural_sort(col.dropna().astype(str).unique().tolist())
+            cats = natural_sort(_distinct_text(col))
             columns.append({"name": name, "kind": "categorical", "categories": cats})
         else:
             columns.append({"name": name, "kind": "numeric", "categories": []})
     return columns
 
 
+def _distinct_text(col):
+    """The distinct present values of a column, as strings (each distinct value converted once)."""
+    return pd.Series(col.dropna().unique()).astype(str).unique().tolist()
+
+
 def _numbers_only(col, name, where):
     """True if a text column holds numbers only; DataError if it mixes numbers and text."""
     values = col.dropna()
-    numbers = pd.to_numeric(values, errors="coerce")
+    # Each distinct value once: a column of many rows has few values (to_numeric is slow).
+    uniques = pd.Series(values.unique())
+    numbers = pd.to_numeric(uniques, errors="coerce")
     if numbers.isna().all():
         return False  # text: a categorical column
     if numbers.notna().all():
         return True
-    bad = numbers.isna().idxmax()
+    bad = values.isin(uniques[numbers.isna()]).idxmax()  # the first row holding a non-number
     raise DataError(
         f"{where}: column {name!r} holds numbers and text; value {values[bad]!r} on "
         f"{place_of_row(where, bad)} is not a number. Fix the value, or list the column in data.categorical "
@@ -96,7 +103,7 @@ def encode_features(df, columns, where):
 # --- target -------------------------------------------------------------------------
 def target_classes(df, target, task, where):
     """The class labels in output-unit order (natural order), checked for the task."""
-    classes = natural_sort(df[target].dropna().astype(str).unique().tolist())
+    classes = natural_sort(_distinct_text(df[target]))
     if len(classes) < 2:
         raise DataError(f"{where}: target {target!r} has only one class ({classes[0] if classes else 'none'}); "
                         "a classifier needs at least two")
@@ -201,22 +208,23 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
 
     X = np.empty((int(kept.sum()), len(feature_names(columns))))
     j, n_unknown, n_imputed = 0, 0, 0
+    take = kept if dropped.any() else slice(None)  # every row kept: views, not copies
     for spec, (values, _, bad), miss in zip(columns, scans, was_missing):
-        values = values[kept]
+        values = values[take]
         if spec["kind"] == "numeric":
             X[:, j] = values
             j += 1
         else:
             k = len(spec["categories"])
             X[:, j:j + k] = values[:, None] == np.arange(k)  # code -1 (unseen): all zeros
-            n_unknown += int(bad[kept].sum())
+            n_unknown += int(bad[take].sum())
             j += k
         if spec.get("impute") is not None:
-            n_imputed += int(miss[kept].sum())
+            n_imputed += int(miss[take].sum())
         if spec.get("indicator"):
-            X[:, j] = miss[kept]
+            X[:, j] = miss[take]
             j += 1
-    y = scans[-1][0][kept] if target else None
+    y = scans[-1][0][take] if target else None
     return Chunk(X, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
                  int((number_rows & ~missing_rows & dropped).sum()), n_unknown, n_imputed)
 
@@ -228,8 +236,18 @@ def _scan(col, spec):
         numbers = col if pd.api.types.is_numeric_dtype(col) else pd.to_numeric(col, errors="coerce")
         values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
         return values, missing, ~missing & ~np.isfinite(values)
-    codes = pd.Index(spec["categories"], dtype=object).get_indexer(col.astype(object))
+    codes = category_codes(col, spec["categories"])
     return codes, missing, ~missing & (codes < 0)
+
+
+def category_codes(col, categories):
+    """Index in ``categories`` of each value of ``col`` (a Series), -1 for a missing or unseen one.
+
+    Each distinct value is looked up once, then the rows take their value's code.
+    """
+    rows, distinct = pd.factorize(col)  # rows: index into distinct, -1 for a missing value
+    lookup = pd.Index(categories, dtype=object).get_indexer(np.asarray(distinct, dtype=object))
+    return np.append(lookup, -1)[rows]
 
 
 def _impute(scan, spec):

@@ -6,6 +6,7 @@ Line numbers in messages count the header as line 1.
 import csv
 import io
 import itertools
+import os
 import re
 import sys
 import warnings
@@ -243,6 +244,27 @@ def parser_message(exc, place, header_seen):
     message = re.sub(r"\bline (\d+)", lambda m: place(int(m.group(1)) + skipped), message)
     message = re.sub(r"\brow (\d+)", lambda m: place(int(m.group(1)) + 1 + skipped), message)
     return f"{message}; check the delimiter and the quoting"
+
+
+# --- pyarrow, where it is installed --------------------------------------------------
+_ARROW = []
+
+
+def arrow():
+    """The pyarrow module (with pyarrow.compute loaded), or None if it is not installed.
+
+    Set NNCLI_NO_ARROW=1 to do without it (the results are the same; tests compare both).
+    """
+    if not _ARROW:
+        try:
+            if os.environ.get("NNCLI_NO_ARROW"):
+                raise ImportError
+            import pyarrow
+            import pyarrow.compute  # noqa: F401
+        except ImportError:
+            pyarrow = None
+        _ARROW.append(pyarrow)
+    return _ARROW[0]
 
 
 # --- reading in chunks (predict, evaluate) ------------------------------------------

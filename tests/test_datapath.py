@@ -1,0 +1,154 @@
+"""predict and evaluate give the same bytes with pyarrow (its number formatting) and without it."""
+
+import random
+
+import numpy as np
+import pytest
+
+from nncli.commands.scoring import _shortest, format_numbers
+from nncli.io import reading
+from tests.predict_helpers import DATASETS, invoke, read_dataset, train_model, write_rows
+
+pyarrow = pytest.importorskip("pyarrow")
+
+
+@pytest.fixture(params=["pyarrow", "pandas"])
+def path(request, monkeypatch):
+    """Run the test once with pyarrow and once without (the pandas path)."""
+    monkeypatch.setattr(reading, "_ARROW", [] if request.param == "pyarrow" else [None])
+    return request.param
+
+
+def with_path(monkeypatch, name):
+    monkeypatch.setattr(reading, "_ARROW", [] if name == "pyarrow" else [None])
+
+
+# --- numbers ---------------------------------------------------------------------------
+EDGES = [0.0, -0.0, 1.0, -2.0, 0.5, 1e-3, 1e-4, 9.999e-4, 0.001000001, 99999.99, 1e5, 100000.5, 1e15, 1e16,
+         1.2345e15, 1e-7, 5e-324, 1.7976931348623157e308, 0.1, 0.30000000000000004, float("inf"),
+         float("-inf"), float("nan"), 123456789.123, 2.5, 1 / 3]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numbers_are_written_as_without_pyarrow(dtype):
+    rng = np.random.default_rng(0)
+    edges = np.array([e for e in EDGES if abs(e) < 1e308]).astype(dtype)
+    with np.errstate(over="ignore"):
+        values = np.concatenate([
+            np.array(EDGES, dtype), np.nextafter(edges, dtype(np.inf)), np.nextafter(edges, dtype(-np.inf)),
+            (rng.normal(size=20_000) * 10.0 ** rng.integers(-8, 12, 20_000)).astype(dtype),
+            np.round(rng.random(20_000) * 1000, 1).astype(dtype), np.round(rng.random(20_000), 4).astype(dtype),
+            rng.random(20_000).astype(dtype)])
+    assert reading.arrow() is not None
+    assert format_numbers(values) == _shortest(values)
+
+
+def test_numbers_in_arrows_range_take_its_form():
+    """Within the range given to pyarrow its strings are Python's repr (float64) and NumPy's (float32)."""
+    values = np.array([0.001, 0.25, 3.3333333333333335, 99999.5, -12.75])
+    assert format_numbers(values) == ["0.001", "0.25", "3.3333333333333335", "99999.5", "-12.75"]
+    assert format_numbers(values.astype(np.float32)) == ["0.001", "0.25", "3.3333333", "99999.5", "-12.75"]
+
+
+# --- predict: the same bytes, pyarrow or pandas, chunk size 7 or 50,000 ------------------
+@pytest.fixture(scope="module")
+def houses(tmp_path_factory):
+    """A houses model (one categorical column, regression) and a 3,000-row file with missing values,
+    NA strings, an unseen category and values written in several ways."""
+    folder = tmp_path_factory.mktemp("datapath")
+    model = train_model(folder, "houses", DATASETS / "house_prices.csv", "price",
+                        [{"units": 8, "activation": "relu"}, {"units": 1, "activation": "linear"}], "mse",
+                        epochs=3)
+    header, body = read_dataset("house_prices.csv")
+    rng = random.Random(0)
+    rows = []
+    for i in range(3000):
+        row = list(rng.choice(body))
+        if i % 97 == 5:
+            row[rng.randrange(4)] = rng.choice(["", "NA", "nan", "NULL"])
+        if i % 131 == 7:
+            row[3] = "seaside"  # unseen
+        if i % 11 == 3:
+            row[0] = f"{float(row[0]):.6e}"
+        rows.append(row)
+    return model, header, rows, folder
+
+
+def predict_bytes(monkeypatch, name, model, data, *options):
+    with_path(monkeypatch, name)
+    result = invoke("predict", model, data, "--missing", "drop", "--unknown", "ignore", *options)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("late", [None, '"quoted, with a comma"', "inf", "12abc", "x\r"])
+@pytest.mark.parametrize("options", [(), ("--with-input",), ("--id-column", "neighbourhood")])
+def test_predict_is_byte_identical_with_and_without_pyarrow(houses, monkeypatch, late, options):
+    """Also with a quote, inf, text among numbers or a CR late in the file."""
+    model, header, rows, folder = houses
+    rows = [list(r) for r in rows]
+    if late is not None:
+        rows[2500][0 if late != '"quoted, with a comma"' else 3] = late
+    data = write_rows(folder / "data.csv", header, rows)
+    outputs = {(name, size): predict_bytes(monkeypatch, name, model, data, "--chunk-size", size, *options)
+               for name in ("pyarrow", "pandas") for size in ("7", "50000")}
+    for size in ("7", "50000"):  # (across sizes, float32 GEMMs of other row counts may round otherwise)
+        assert outputs["pyarrow", size] == outputs["pandas", size]
+
+
+def test_predict_of_a_classifier_is_byte_identical(monkeypatch, tmp_path):
+    """float32 probabilities, labels; chunk sizes 7 and 50,000."""
+    model = train_model(tmp_path, "iris", DATASETS / "iris.csv", "species",
+                        [{"units": 8, "activation": "relu"}, {"units": 3, "activation": "softmax"}],
+                        "cross_entropy", epochs=3)
+    header, body = read_dataset("iris.csv")
+    data = write_rows(tmp_path / "many.csv", header, body * 20)
+    for size in ("7", "50000"):
+        outputs = {predict_bytes(monkeypatch, name, model, data, "--chunk-size", size, "--with-input")
+                   for name in ("pyarrow", "pandas")}
+        assert len(outputs) == 1
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("1,2,3,4,5,6", "could not be parsed as CSV: Expected 5 fields in line 2502, saw 6"),
+    ("inf", "column 'size_sqm' must hold finite numbers, but line 2502 holds 'inf'"),
+    ("huge", "column 'size_sqm' must be numeric, but line 2502 holds 'huge'"),
+])
+def test_errors_late_in_the_file_are_pandas_messages(houses, monkeypatch, path, bad, message):
+    model, header, rows, folder = houses
+    lines = [",".join(header)] + [",".join(r) for r in read_dataset("house_prices.csv")[1] * 12]
+    lines[2501] = bad if "," in bad else bad + lines[2501][lines[2501].index(","):]
+    data = folder / f"bad_{path}.csv"
+    data.write_text("\n".join(lines) + "\n")
+    result = invoke("predict", model, data, "--chunk-size", "1000")
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_evaluate_is_identical_with_and_without_pyarrow(houses, monkeypatch):
+    model, header, rows, folder = houses
+    data = write_rows(folder / "eval.csv", header, rows)
+    results = set()
+    for name in ("pyarrow", "pandas"):
+        with_path(monkeypatch, name)
+        result = invoke("evaluate", model, data, "--missing", "drop", "--unknown", "ignore", "--json")
+        assert result.exit_code == 0, result.stderr
+        results.add(result.stdout)
+    assert len(results) == 1
+
+
+def test_this_pyarrow_formats_numbers_as_python():
+    """The fast path is used with the pyarrow installed here (else the tests above test nothing new)."""
+    from nncli.commands.scoring import _arrow_writes_as_python
+    if reading.arrow() is None:
+        pytest.skip("NNCLI_NO_ARROW is set")
+    assert _arrow_writes_as_python(reading.arrow())
+
+
+@pytest.mark.parametrize("newline, bom", [("\r\n", ""), ("\n", "\ufeff"), ("\r", "")])
+def test_line_ends_and_byte_order_mark(houses, monkeypatch, newline, bom):
+    model, header, rows, folder = houses
+    data = folder / "ends.csv"
+    data.write_bytes((bom + newline.join(",".join(r) for r in [header] + rows) + newline).encode())
+    outputs = {predict_bytes(monkeypatch, name, model, data, "--chunk-size", "1000") for name in ("pyarrow", "pandas")}
+    assert len(outputs) == 1
