@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import CONFIGS, DATASETS
+from tests.conftest import CONFIGS, DATASETS, ROOT
 
 # pyarrow is not listed: pandas 3 loads it itself, when installed, for its string columns.
 HEAVY = ("numpy", "pandas", "yaml", "pydantic", "rich", "threadpoolctl", "scipy", "matplotlib", "onnx",
@@ -72,3 +72,12 @@ def test_inspect_loads_neither_pandas_nor_the_config_schema(iris_model):
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
 def test_predict_and_evaluate_load_no_yaml_or_pydantic(command, iris_model):
     assert loaded(command, iris_model, DATASETS / "iris.csv") <= {"numpy", "pandas", "rich"}
+
+
+def test_only_the_ui_package_imports_rich():
+    """rich is what people see: nncli/ui draws everything; commands ask it for a console."""
+    package = ROOT / "nncli"
+    users = [str(p.relative_to(package)) for p in package.rglob("*.py")
+             if p.parent.name != "ui" and any(line.strip().startswith(("import rich", "from rich"))
+                                              for line in p.read_text().splitlines())]
+    assert users == []

@@ -43,7 +43,10 @@ def check(
         return
     for message in report["warnings"]:
         warn(message)
-    _render(report, config)
+    from nncli.ui import console
+    from nncli.ui.tables import render_check
+
+    render_check(console(), report, config)
 
 
 def describe_data(cfg, ds):
@@ -133,48 +136,3 @@ def _numeric_positions(columns):
     """For each encoded feature, whether it comes from a numeric column."""
     return [flag for c in columns
             for flag in ([True] if c["kind"] == "numeric" else [False] * len(c["categories"]))]
-
-
-def _render(report, config):
-    from rich.table import Table
-
-    from nncli.ui import console as rich_console
-    from nncli.ui.format import format_value
-
-    console = rich_console()
-    table = Table(title=f"Config {config}", title_justify="left")
-    for name in ("key", "value", "from"):
-        table.add_column(name)
-    for key, item in report["config"].items():
-        value = item["value"]
-        shown = format_value(value) if isinstance(value, float) else str(value)
-        table.add_row(key, shown, item["source"], style="dim" if item["source"] == "default" else None)
-    console.print(table)
-
-    d = report["data"]
-    console.print(f"[bold]Data[/bold] {d['path']}: {d['rows']} rows; {d['rows_used']} used after the "
-                  f"missing-value policy ({d['missing_policy']}): {d['train_rows']} training, "
-                  f"{d['validation_rows']} validation; task {d['task']}, target {d['target']!r}",
-                  highlight=False)
-    columns = Table(title="Columns used", title_justify="left")
-    for name in ("column", "kind", "missing"):
-        columns.add_column(name)
-    for c in d["columns"]:
-        kind = c["kind"] + (f" ({c['categories']} categories)" if c["kind"] == "categorical" else "")
-        columns.add_row(c["name"], kind, str(d["missing"].get(c["name"], 0)))
-    columns.add_row(f"{d['target']} (target)", d["task"], str(d["missing"].get(d["target"], 0)))
-    console.print(columns)
-    if "classes" in d:
-        console.print("Classes: " + ", ".join(f"{k} ({v})" for k, v in d["classes"].items()), highlight=False)
-
-    n = report["network"]
-    net = Table(title=f"Network: {n['inputs']} inputs, {n['parameters']} parameters", title_justify="left")
-    for name in ("layer", "W", "b", "activation", "parameters"):
-        net.add_column(name)
-    for i, layer in enumerate(n["layers"]):
-        net.add_row(str(i + 1), "×".join(map(str, layer["W"])), str(layer["b"][0]), layer["activation"],
-                    str(layer["parameters"]))
-    console.print(net)
-    warnings = len(report["warnings"])
-    console.print(f"{config} is valid" + (f", with {warnings} warning(s) (on stderr)" if warnings else ""),
-                  highlight=False)

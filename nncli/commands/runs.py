@@ -39,31 +39,9 @@ def runs(
     if json_:
         print_json(rows)
         return
-    _render(rows, folder)
+    from nncli.ui import console
+    from nncli.ui.tables import render_runs
+
+    render_runs(console(), rows, folder)
 
 
-def _render(rows, folder):
-    from rich.table import Table
-
-    from nncli.ui import console as rich_console
-    from nncli.ui.format import format_value
-
-    def shown(value):
-        return "" if value is None else format_value(value) if isinstance(value, float) else str(value)
-
-    table = Table(title=f"{len(rows)} run(s) in {folder}, newest first" if rows else f"no runs in {folder}",
-                  title_justify="left")
-    for name, justify in (("time (UTC)", "left"), ("config", "left"), ("status", "left"), ("epochs", "right"),
-                          ("best val loss", "right"), ("final val loss", "right"), ("metric", "right"),
-                          ("seconds", "right"), ("folder", "left")):
-        table.add_column(name, justify=justify, no_wrap=name in ("time (UTC)", "folder"))
-    for r in rows:
-        metric = "" if r["metric"] is None else f"{_METRIC_LABELS.get(r['metric'], r['metric'])} " \
-                                                f"{shown(r['metric_value'])}"
-        config = r["config"] + (f" ({r['command']})" if r["command"] != "train" else "")
-        table.add_row(shown(r["time"]).replace("T", " ").rstrip("Z"), config, shown(r["status"]), shown(r["epochs"]),
-                      shown(r["best_val_loss"]), shown(r["final_val_loss"]), metric, shown(r["seconds"]), r["run"])
-    rich_console().print(table)
-
-
-_METRIC_LABELS = {"val_accuracy": "accuracy", "val_r2": "R²", "learning_rate": "best lr"}

@@ -188,12 +188,12 @@ class RunFolder:
         """A console that writes to ``console``'s file and to the run's log."""
         import io
 
-        from rich.console import Console
+        from nncli.ui import console as make_console
 
         self.log = io.StringIO()
         self.log.writelines(f"warning: {m}\n" for m in warnings)
-        return Console(file=_Tee(console.file, self.log), width=console.width, no_color=True,
-                       force_terminal=False)
+        return make_console(file=_Tee(console.file, self.log), width=console.width, no_color=True,
+                            force_terminal=False)
 
     def finish(self, summary):
         from nncli.io import runs

@@ -510,3 +510,68 @@ def _missing_cell(item: dict) -> Text:
         return Text(written)
     value = item["imputed"]
     return Text(f"{written}, imputed: {value:.6g}" if isinstance(value, float) else f"{written}, imputed: {value}")
+
+
+# --- nncli check ----------------------------------------------------------------------
+def render_check(console: Console, report: dict, config) -> None:
+    """Print what ``nncli check`` found: the resolved config with sources, the data, the network."""
+    table = Table(title=f"Config {config}", title_justify="left")
+    for name in ("key", "value", "from"):
+        table.add_column(name)
+    for key, item in report["config"].items():
+        value = item["value"]
+        shown = format_value(value) if isinstance(value, float) else str(value)
+        table.add_row(key, shown, item["source"], style="dim" if item["source"] == "default" else None)
+    console.print(table)
+
+    d = report["data"]
+    console.print(f"[bold]Data[/bold] {d['path']}: {d['rows']} rows; {d['rows_used']} used after the "
+                  f"missing-value policy ({d['missing_policy']}): {d['train_rows']} training, "
+                  f"{d['validation_rows']} validation; task {d['task']}, target {d['target']!r}",
+                  highlight=False)
+    columns = Table(title="Columns used", title_justify="left")
+    for name in ("column", "kind", "missing"):
+        columns.add_column(name)
+    for c in d["columns"]:
+        kind = c["kind"] + (f" ({c['categories']} categories)" if c["kind"] == "categorical" else "")
+        columns.add_row(c["name"], kind, str(d["missing"].get(c["name"], 0)))
+    columns.add_row(f"{d['target']} (target)", d["task"], str(d["missing"].get(d["target"], 0)))
+    console.print(columns)
+    if "classes" in d:
+        console.print("Classes: " + ", ".join(f"{k} ({v})" for k, v in d["classes"].items()), highlight=False)
+
+    n = report["network"]
+    net = Table(title=f"Network: {n['inputs']} inputs, {n['parameters']} parameters", title_justify="left")
+    for name in ("layer", "W", "b", "activation", "parameters"):
+        net.add_column(name)
+    for i, layer in enumerate(n["layers"]):
+        net.add_row(str(i + 1), "×".join(map(str, layer["W"])), str(layer["b"][0]), layer["activation"],
+                    str(layer["parameters"]))
+    console.print(net)
+    warnings = len(report["warnings"])
+    console.print(f"{config} is valid" + (f", with {warnings} warning(s) (on stderr)" if warnings else ""),
+                  highlight=False)
+
+
+# --- nncli runs -----------------------------------------------------------------------
+_METRIC_LABELS = {"val_accuracy": "accuracy", "val_r2": "R²", "learning_rate": "best lr"}
+
+
+def render_runs(console: Console, rows: list, folder) -> None:
+    """Print the table of ``nncli runs``, newest first."""
+    def shown(value):
+        return "" if value is None else format_value(value) if isinstance(value, float) else str(value)
+
+    table = Table(title=f"{len(rows)} run(s) in {folder}, newest first" if rows else f"no runs in {folder}",
+                  title_justify="left")
+    for name, justify in (("time (UTC)", "left"), ("config", "left"), ("status", "left"), ("epochs", "right"),
+                          ("best val loss", "right"), ("final val loss", "right"), ("metric", "right"),
+                          ("seconds", "right"), ("folder", "left")):
+        table.add_column(name, justify=justify, no_wrap=name in ("time (UTC)", "folder"))
+    for r in rows:
+        metric = "" if r["metric"] is None else f"{_METRIC_LABELS.get(r['metric'], r['metric'])} " \
+                                                f"{shown(r['metric_value'])}"
+        config = r["config"] + (f" ({r['command']})" if r["command"] != "train" else "")
+        table.add_row(shown(r["time"]).replace("T", " ").rstrip("Z"), config, shown(r["status"]), shown(r["epochs"]),
+                      shown(r["best_val_loss"]), shown(r["final_val_loss"]), metric, shown(r["seconds"]), r["run"])
+    console.print(table)
