@@ -8,7 +8,13 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nncli.ui.chart import NO_DATA, format_number, line_chart, line_chart_cells
+from nncli.ui.chart import NO_DATA, format_number, line_chart_cells
+
+
+def line_chart(series, **options):
+    """The chart as plain text, as a terminal without colour shows it."""
+    rows = line_chart_cells(series, **options)
+    return "\n".join("".join(ch for ch, _ in row).rstrip() for row in rows)
 
 BLANK = " "
 

@@ -154,8 +154,18 @@ def line_chart_cells(
 
     Parameters
     ----------
-    series, width, height, logx, logy, x_label, y_label
-        As in :func:`line_chart`.
+    series : sequence of (name, xs, ys)
+        Series drawn on shared axes. Points whose x or y is None, nan, inf
+        (or beyond 1e300), or non-positive on a log axis are skipped and
+        break the line.
+    width : int
+        Total width in characters, y-axis labels included.
+    height : int
+        Number of text rows of the plot area (4 dot rows each).
+    logx, logy : bool
+        Use a base-10 logarithmic scale on that axis.
+    x_label, y_label : str
+        Axis captions; the y caption goes above the axis.
 
     Returns
     -------
@@ -194,39 +204,3 @@ def _legend(series: Sequence[Series], indent: int) -> list[Cell]:
     for index, (name, _, _) in enumerate(series):
         cells += [(MARKER, index)] + _text(f" {name}   ")
     return cells
-
-
-def line_chart(
-    series: Sequence[Series],
-    width: int = 60,
-    height: int = 12,
-    logx: bool = False,
-    logy: bool = False,
-    x_label: str = "",
-    y_label: str = "",
-) -> str:
-    """Draw series of points as a plain-text braille line chart.
-
-    Parameters
-    ----------
-    series : sequence of (name, xs, ys)
-        Series drawn on shared axes. Points whose x or y is None, nan, inf
-        (or beyond 1e300), or non-positive on a log axis are skipped and
-        break the line.
-    width : int
-        Total width in characters, y-axis labels included.
-    height : int
-        Number of text rows of the plot area (4 dot rows each).
-    logx, logy : bool
-        Use a base-10 logarithmic scale on that axis.
-    x_label, y_label : str
-        Axis captions; the y caption goes above the axis.
-
-    Returns
-    -------
-    str
-        The chart without trailing spaces, or ``"(no data yet)"`` when no
-        point is drawable.
-    """
-    rows = line_chart_cells(series, width, height, logx, logy, x_label, y_label)
-    return "\n".join("".join(ch for ch, _ in row).rstrip() for row in rows)
