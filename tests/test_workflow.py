@@ -15,13 +15,15 @@ from tests.conftest import CONFIGS, DATASETS, ROOT, run_cli
 from nncli.config import parse_yaml
 
 # dataset -> (target, task, validation metric, floor the init config reaches as it is)
+# The recipe nncli init writes, on each shipped dataset: floors a little below what it reaches
+# (iris 0.967, wine 1.0, digits 0.989, breast_cancer 0.982, diabetes R² 0.407, house_prices R² 0.947).
 SHIPPED = {
-    "iris": ("species", "multiclass", "val_accuracy", 0.9),
-    "wine": ("cultivar", "multiclass", "val_accuracy", 0.95),
-    "digits": ("digit", "multiclass", "val_accuracy", 0.95),
-    "breast_cancer": ("diagnosis", "binary", "val_accuracy", 0.95),
-    "diabetes": ("progression", "regression", "val_r2", 0.2),
-    "house_prices": ("price", "regression", "val_r2", 0.9),
+    "iris": ("species", "multiclass", "val_accuracy", 0.93),
+    "wine": ("cultivar", "multiclass", "val_accuracy", 0.97),
+    "digits": ("digit", "multiclass", "val_accuracy", 0.97),
+    "breast_cancer": ("diagnosis", "binary", "val_accuracy", 0.96),
+    "diabetes": ("progression", "regression", "val_r2", 0.35),
+    "house_prices": ("price", "regression", "val_r2", 0.92),
 }
 LOSS_OF = {"multiclass": "cross_entropy", "binary": "binary_cross_entropy", "regression": "mse"}
 
