@@ -7,6 +7,7 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from tests.conftest import DATASETS, run_cli
@@ -39,6 +40,20 @@ def tiny_iris_model(folder):
     return train_model(folder, "iris", DATASETS / "iris.csv", "species",
                        [{"units": 4, "activation": "relu"}, {"units": 3, "activation": "softmax"}],
                        "cross_entropy", epochs=1)
+
+
+# The three commands that read a model file, and what each is given (tests of model files).
+MODEL_COMMANDS = {
+    "predict": lambda model: ["predict", model, DATASETS / "iris.csv"],
+    "evaluate": lambda model: ["evaluate", model, DATASETS / "iris.csv"],
+    "inspect": lambda model: ["inspect", model],
+}
+
+
+def model_arrays(path):
+    """Every array of an .npz model file, by name (read with allow_pickle=False)."""
+    with np.load(path, allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
 
 def rows(text):
     """The rows of CSV text as a header list and a list of row lists."""

@@ -8,14 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.predict_helpers import DATASETS, invoke, tiny_iris_model
+from tests.predict_helpers import DATASETS, MODEL_COMMANDS, invoke, model_arrays, tiny_iris_model
 
 IRIS = DATASETS / "iris.csv"
-COMMANDS = {
-    "predict": lambda model: ["predict", model, IRIS],
-    "evaluate": lambda model: ["evaluate", model, IRIS],
-    "inspect": lambda model: ["inspect", model],
-}
+COMMANDS = MODEL_COMMANDS
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +19,7 @@ def good(tmp_path_factory):
     return tiny_iris_model(tmp_path_factory.mktemp("meta"))
 
 
-def arrays_of(path):
-    with np.load(path, allow_pickle=False) as npz:
-        return {name: npz[name] for name in npz.files}
+arrays_of = model_arrays
 
 
 def meta_of(path):

@@ -11,14 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from tests.predict_helpers import DATASETS, invoke, tiny_iris_model
+from tests.predict_helpers import DATASETS, MODEL_COMMANDS, invoke, model_arrays, tiny_iris_model
 
 IRIS = DATASETS / "iris.csv"
-COMMANDS = {
-    "predict": lambda model: ["predict", model, IRIS],
-    "evaluate": lambda model: ["evaluate", model, IRIS],
-    "inspect": lambda model: ["inspect", model],
-}
+COMMANDS = MODEL_COMMANDS
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +22,7 @@ def good(tmp_path_factory):
     return tiny_iris_model(tmp_path_factory.mktemp("modelfile"))
 
 
-def arrays_of(path):
-    with np.load(path, allow_pickle=False) as npz:
-        return {name: npz[name] for name in npz.files}
+arrays_of = model_arrays
 
 
 def with_meta(arrays, **changes):

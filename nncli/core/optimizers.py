@@ -33,6 +33,18 @@ def _masks(decay_masks, params):
     return [None] * len(params) if decay_masks is None else decay_masks
 
 
+def _scaled_step(P, dP, mask, learning_rate, weight_decay, out):
+    """learning_rate * (dP + weight_decay * mask * P) written into ``out``: the plain step
+    learning_rate * dP when there is no weight decay (exactly W <- W - alpha dW)."""
+    if weight_decay:
+        _decay_term(P, mask, weight_decay, out=out)
+        out += dP
+        out *= learning_rate
+    else:
+        np.multiply(dP, learning_rate, out=out)
+    return out
+
+
 def _decay_term(P, mask, factor, out):
     """factor * mask * P written into ``out``: the weight-decay term of a step."""
     if mask is None:
@@ -60,13 +72,7 @@ class SGD:
         if self.scratch is None:
             self.scratch = _like(params)
         for P, dP, S, D in zip(params, grads, self.scratch, _masks(decay_masks, params)):
-            if self.weight_decay:
-                _decay_term(P, D, self.weight_decay, out=S)
-                S += dP
-                S *= self.learning_rate
-            else:
-                np.multiply(dP, self.learning_rate, out=S)
-            P -= S
+            P -= _scaled_step(P, dP, D, self.learning_rate, self.weight_decay, out=S)
 
     def state(self):
         return {"learning_rate": self.learning_rate}
@@ -95,13 +101,7 @@ class Momentum:
             self.velocity, self.scratch = _like(params), _like(params)
         for P, dP, V, S, D in zip(params, grads, self.velocity, self.scratch, _masks(decay_masks, params)):
             V *= self.beta
-            if self.weight_decay:
-                _decay_term(P, D, self.weight_decay, out=S)
-                S += dP
-                S *= self.learning_rate
-            else:
-                np.multiply(dP, self.learning_rate, out=S)
-            V -= S
+            V -= _scaled_step(P, dP, D, self.learning_rate, self.weight_decay, out=S)
             if self.nesterov:
                 P -= S
                 P += np.multiply(V, self.beta, out=S)
