@@ -35,18 +35,10 @@ def save_checkpoint(path, state, info):
 
 def load_checkpoint(path):
     """(state, info) of a checkpoint file; ModelFileError says what is wrong with it."""
-    from nncli.io.modelfile import _check_sizes
+    from nncli.io.modelfile import _check_sizes, read_bytes
 
     where = f"checkpoint {path}"
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise ModelFileError(f"{where} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{where} is a directory; give a checkpoint file or a run folder") from None
-    except OSError as exc:
-        raise ModelFileError(f"cannot read {where}: {exc.strerror}; check its permissions") from None
+    raw = read_bytes(path, where, "not a file: give a checkpoint file or a run folder")
     if not raw.startswith(b"PK"):
         raise ModelFileError(f"{where} is not an nncli checkpoint (not an .npz archive)")
     import io

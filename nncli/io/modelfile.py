@@ -72,18 +72,23 @@ def save_model(path, model):
         np.savez(f, **arrays)
 
 
+def read_bytes(path, what, if_directory):
+    """The bytes of the file at ``path``; ModelFileError naming ``what`` if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"{what} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{what} is a directory, {if_directory}") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {what}: {exc.strerror}; check its permissions") from None
+
+
 def load_model(path):
     """Read and check a model file; ModelFileError says what is wrong with it."""
     where = str(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise ModelFileError(f"model file {where} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"model file {where} is a directory, not an .npz file") from None
-    except OSError as exc:
-        raise ModelFileError(f"cannot read model file {where}: {exc.strerror}; check its permissions") from None
+    raw = read_bytes(path, f"model file {where}", "not an .npz file")
     arrays = _read_npz(raw, where)
     meta = _read_meta(arrays, where)
     _check_meta(meta, where)
