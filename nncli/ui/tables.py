@@ -574,4 +574,6 @@ def render_runs(console: Console, rows: list, folder) -> None:
         config = r["config"] + (f" ({r['command']})" if r["command"] != "train" else "")
         table.add_row(shown(r["time"]).replace("T", " ").rstrip("Z"), config, shown(r["status"]), shown(r["epochs"]),
                       shown(r["best_val_loss"]), shown(r["final_val_loss"]), metric, shown(r["seconds"]), r["run"])
+    if not console.is_terminal:  # nine columns do not fit rich's 80 for a pipe or a file: lines may be long there
+        console = Console(file=console.file, width=max(console.width, 160), no_color=console.no_color)
     console.print(table)
