@@ -29,7 +29,7 @@ def train(
         help="Write the checkpoint every N epochs [default: every 60 seconds].")] = None,
     checkpoint_seconds: Annotated[Optional[float], typer.Option(
         "--checkpoint-seconds", metavar="SECONDS", min=0, show_default=False,
-        help="Write the checkpoint at the end of the first epoch S seconds or more after the last one.")] = None,
+        help="Write the checkpoint at the end of the first epoch SECONDS or more after the last one.")] = None,
     resume: Annotated[Optional[Path], typer.Option(
         "--resume", metavar="PATH", readable=False, show_default=False,
         help="Carry on the run of this checkpoint (a checkpoint file, or a run folder: its checkpoint.npz); it ends with the weights "
@@ -48,9 +48,8 @@ def train(
 
     After a crash: nncli train --resume checkpoint.npz (or --resume RUN_DIR).
     """
-    from nncli import interrupts
-    from nncli.commands import pipeline
-    from nncli import ui
+    from nncli import interrupts, ui
+    from nncli.commands import checkpointing, pipeline
     from nncli.config import load_config
     from nncli.errors import Interrupted, UsageError
     from nncli.io import runs
@@ -58,9 +57,6 @@ def train(
     from nncli.io.modelfile import save_model
     from nncli.ui.live import TrainingDisplay, display_mode
     from nncli.ui.tables import render_summary, summary_table
-
-    from nncli.commands import checkpointing
-    from nncli.io.runs import data_files
 
     resumed = None
     if resume is not None:
@@ -82,7 +78,7 @@ def train(
         raise UsageError("--force goes with --resume (to carry on although the config or the data changed)")
     else:
         cfg = load_config(config, set_ or [])
-    every, seconds = checkpointing.frequency(checkpoint_every, checkpoint_seconds, resumed)
+    every, every_seconds = checkpointing.frequency(checkpoint_every, checkpoint_seconds, resumed)
     if (checkpoint_every or checkpoint_seconds) is not None and checkpoint is None and run_dir is None:
         raise UsageError("--checkpoint-every and --checkpoint-seconds need --checkpoint FILE (or --run-dir)")
     if run_dir is not None and (output is not None or history is not None or checkpoint is not None):
@@ -99,7 +95,7 @@ def train(
         if Path(checkpoint).resolve() in {Path(p).resolve() for p in (output, history) if p is not None}:
             raise UsageError(f"--checkpoint {checkpoint} is also the model or the history; give it another name")
     ds = pipeline.prepare_data(cfg)
-    data_facts = data_files(cfg) if checkpoint is not None or run_dir is not None else None
+    data_facts = runs.data_files(cfg) if checkpoint is not None or run_dir is not None else None
     resume_warnings = checkpointing.check_fingerprint(resumed, cfg, data_facts, force) if resumed else []
     console = ui.console(stderr=True)
     warnings = [] if quiet else ds.warnings + training_warnings(cfg, ds) + resume_warnings
@@ -119,7 +115,7 @@ def train(
     callbacks = [display]
     if checkpoint is not None:
         callbacks.append(checkpointing.checkpoint_callback(checkpoint, checkpointing.info(
-            cfg, config, data_facts, output, history, run is not None, every, seconds), every, seconds))
+            cfg, config, data_facts, output, history, run is not None, every, every_seconds), every, every_seconds))
     stopper = _StopAfterBatch(display)
     with interrupts.reacting(stopper), display:
         trainer = stopper.trainer = pipeline.build_trainer(cfg, ds, callbacks)

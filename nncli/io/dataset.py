@@ -17,7 +17,7 @@ from nncli.errors import DataError
 from nncli.io.encoding import (TRAINING_HINTS, describe_columns, encode_features, encode_target,
                                feature_kinds, feature_names, first_missing, indicator_name, natural_sort,
                                target_classes)
-from nncli.io.reading import place_of_row, read_table, require_columns
+from nncli.io.reading import first_duplicate, place_of_row, read_table, require_columns
 
 
 TASKS = {"mse": "regression", "binary_cross_entropy": "binary", "cross_entropy": "multiclass"}
@@ -160,12 +160,10 @@ def _read(data_cfg, path, task, names=None, what=""):
 
 
 def _check_unique(names, where):
-    seen = set()
-    for name in names:
-        if name in seen:
-            raise DataError(f"{where}: two encoded features are both named {name!r} (a column and a "
-                            "missing-value indicator or a one-hot category); rename the column")
-        seen.add(name)
+    twice = first_duplicate(names)
+    if twice is not None:
+        raise DataError(f"{where}: two encoded features are both named {twice!r} (a column and a "
+                        "missing-value indicator or a one-hot category); rename the column")
 
 
 def feature_columns(data_cfg, columns, where):

@@ -64,12 +64,19 @@ def check_header(header, where):
     if not header or all(not h.strip() for h in header):
         _raise_if_not_csv(where)
         raise DataError(f"{where} is empty: expected a header row of column names")
+    twice = first_duplicate(header)
+    if twice is not None:
+        raise DataError(f"{where}: column {twice!r} appears more than once in the header; rename one of them")
+
+
+def first_duplicate(names):
+    """The first of ``names`` that appeared before it, or None."""
     seen = set()
-    for name in header:
+    for name in names:
         if name in seen:
-            raise DataError(f"{where}: column {name!r} appears more than once in the header; "
-                            "rename one of them")
+            return name
         seen.add(name)
+    return None
 
 
 def read_header(path):
