@@ -191,30 +191,39 @@ def predict_columns(model, A):
     return [format_numbers(v) if v.dtype.kind == "f" else v.tolist() for v in predict_values(model, A)]
 
 
-def score_chunks(model, table, policy=None, passthrough=(), counts=None):
-    """Yield (passed, A, rows) per chunk of ``table``: the passthrough columns of the kept rows
-    (lists of strings, as spelled), the network's output for them, and their data row numbers
-    (from 0); ``counts`` adds up the rows.
+def score_chunks(model, table, policy=None, passthrough=(), counts=None, target=None):
+    """Yield (passed, chunk, Z, A) per chunk of ``table``: the passthrough columns of the kept
+    rows (lists of strings, as spelled), the encoded chunk (``chunk.rows``: their data row
+    numbers from 0; ``chunk.y``: the target's values, with ``target``), and the network's output
+    layer for them; ``counts`` adds up the rows.
 
     ``table`` is any open input with the interface of ``nncli.io.reading.ChunkedCsv``
-    (``nncli.io.parquet.ChunkedParquet``, ``nncli.io.frames.FrameTable``).
+    (``nncli.io.parquet.ChunkedParquet``, ``nncli.io.frames.FrameTable``). ``target`` (as
+    ``target_spec`` gives it) reads and checks the target column too (evaluate).
     """
     policy, columns = policy or Policy(), encoding_columns(model.meta)
     counts = Counts() if counts is None else counts
     features = [c["name"] for c in columns]
+    if target is not None:
+        table.require([target["name"]], "target")
     table.require(features, "feature")
     table.require(passthrough, "input")
     text = set(passthrough) | {c["name"] for c in columns if c["kind"] == "categorical"}
-    return _scored(model, table, policy, passthrough, counts, text, features)  # columns checked now, not at the first row
+    if target is not None and target["kind"] == "label":
+        text.add(target["name"])
+    read = features + ([target["name"]] if target is not None else [])
+    # The columns are checked now, not when the first chunk is read.
+    return _scored(model, table, policy, passthrough, counts, text, read, target)
 
 
-def _scored(model, table, policy, passthrough, counts, text, features):
+def _scored(model, table, policy, passthrough, counts, text, read, target):
     columns = encoding_columns(model.meta)
-    for df in table.chunks(text, features, policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown_policy(model, policy))
+    for df in table.chunks(text, read, policy.chunk_size):
+        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown_policy(model, policy),
+                             target)
         counts.add(chunk)
-        _, A = predict_chunk(model, chunk, table)
-        yield [column_text(df, name, chunk.kept) for name in passthrough], A, chunk.rows
+        Z, A = predict_chunk(model, chunk, table)
+        yield [column_text(df, name, chunk.kept) for name in passthrough], chunk, Z, A
 
 
 def predict_csv(model, table, out, policy=None, passthrough=()):
@@ -233,7 +242,7 @@ def predict_csv(model, table, out, policy=None, passthrough=()):
     scored = score_chunks(model, table, policy, passthrough, counts)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(list(passthrough) + names)
-    for passed, A, _ in scored:
+    for passed, _, _, A in scored:
         # The output's strings take more memory than the chunk itself: make them a slice at a time.
         for start in range(0, len(A), WRITE_ROWS):
             part = slice(start, start + WRITE_ROWS)
@@ -255,7 +264,7 @@ def predict_parquet(model, table, out, policy=None, passthrough=()):
     kinds = ["string"] * len(passthrough) + [
         "float64" if model.meta["task"] == "regression" else "string"] + [model.network.dtype.name] * (len(names) - 1)
     with ParquetRows(out, list(passthrough) + names, kinds) as rows:
-        for passed, A, _ in score_chunks(model, table, policy, passthrough, counts):
+        for passed, _, _, A in score_chunks(model, table, policy, passthrough, counts):
             rows.write(passed + predict_values(model, A))
     return counts, names
 
@@ -266,9 +275,9 @@ def predict_frame(model, table, policy=None, passthrough=()):
 
     names, counts = output_names(model, passthrough), Counts()
     parts, rows = [], []
-    for passed, A, kept_rows in score_chunks(model, table, policy, passthrough, counts):
+    for passed, chunk, _, A in score_chunks(model, table, policy, passthrough, counts):
         parts.append([np.asarray(column, dtype=object) for column in passed] + predict_values(model, A))
-        rows.append(kept_rows)
+        rows.append(chunk.rows)
     if not parts:
         return pd.DataFrame({name: [] for name in list(passthrough) + names}), counts
     columns = [np.concatenate([part[j] for part in parts]) for j in range(len(parts[0]))]
@@ -311,23 +320,9 @@ def evaluate_csv(model, table, policy=None):
     result : dict as printed by ``nncli evaluate --json``
     counts : Counts
     """
-    policy, meta, columns = policy or Policy(), model.meta, encoding_columns(model.meta)
-    features = [c["name"] for c in columns]
-    table.require([meta["target"]], "target")
-    table.require(features, "feature")
-    target = target_spec(model)
-    text = {c["name"] for c in columns if c["kind"] == "categorical"}
-    if target["kind"] == "label":
-        text.add(target["name"])
-    loss = get_loss(meta["loss"])
-    sums = _Sums(model)
-    counts = Counts()
-    for df in table.chunks(text, features + [target["name"]], policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown_policy(model, policy),
-                             target)
-        counts.add(chunk)
+    loss, sums, counts = get_loss(model.meta["loss"]), _Sums(model), Counts()
+    for _, chunk, Z, A in score_chunks(model, table, policy, (), counts, target_spec(model)):
         if len(chunk.y):
-            Z, A = predict_chunk(model, chunk, table)
             sums.add(loss, chunk, Z, A, table)
     if sums.n == 0:
         raise DataError(f"{table.where} has no rows to evaluate" +
