@@ -1,6 +1,7 @@
 """predict and evaluate give the same bytes with pyarrow (its number formatting) and without it."""
 
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -152,3 +153,53 @@ def test_line_ends_and_byte_order_mark(houses, monkeypatch, newline, bom):
     data.write_bytes((bom + newline.join(",".join(r) for r in [header] + rows) + newline).encode())
     outputs = {predict_bytes(monkeypatch, name, model, data, "--chunk-size", "1000") for name in ("pyarrow", "pandas")}
     assert len(outputs) == 1
+
+
+# --- reading ahead ---------------------------------------------------------------------
+def test_read_ahead_keeps_order_and_stays_at_most_one_item_ahead():
+    made = []
+
+    def items():
+        for i in range(20):
+            made.append(i)
+            yield i
+
+    seen = []
+    for item in reading.read_ahead(items()):
+        threading.Event().wait(0.002)  # the producer is faster: it must wait, not run ahead
+        assert len(made) <= item + 3  # this item, the one queued, the one being made
+        seen.append(item)
+    assert seen == list(range(20))
+
+
+def test_read_ahead_raises_the_producers_error_in_its_place():
+    def items():
+        yield 1
+        yield 2
+        raise reading.DataError("line 9: bad")
+
+    got = []
+    with pytest.raises(reading.DataError, match="line 9: bad"):
+        for item in reading.read_ahead(items()):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_read_ahead_stops_its_thread_when_closed_early():
+    made = []
+
+    def items():
+        for i in range(1000):
+            made.append(i)
+            yield i
+
+    ahead = reading.read_ahead(items())
+    assert next(ahead) == 0
+    ahead.close()
+    for _ in range(50):
+        if not any(t.name == "nncli-read-ahead" for t in threading.enumerate()):
+            break
+        threading.Event().wait(0.01)
+    assert not any(t.name == "nncli-read-ahead" for t in threading.enumerate())
+    assert len(made) < 10
+

@@ -12,7 +12,8 @@ from nncli.core.activations import ACTIVATIONS, get_activation
 from nncli.core.losses import get_loss
 from nncli.core.network import Network, Workspace, matmul
 from nncli.core.optimizers import get_optimizer
-from nncli.core.training import Trainer, blas_threads_for
+from nncli.core.blas import blas_threads_for
+from nncli.core.training import Trainer
 from tests.gradcheck import numeric_gradients, targets
 
 OUTPUTS = {  # loss -> (output activation, units)

@@ -17,7 +17,9 @@ from nncli.core.losses import get_loss
 from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, balanced_accuracy, class_scores,
                                 confusion_matrix, macro_f1, predicted_classes, roc_auc)
 from nncli.core.preprocessing import TARGET_TRANSFORMS
+from nncli.core.blas import limit_blas
 from nncli.io.encoding import class_matrix, column_text, encode_chunk
+from nncli.io.reading import read_ahead
 from nncli.io.modelfile import encoding_columns, forward, probabilities, regression_values, target_transform
 
 @dataclass
@@ -217,13 +219,15 @@ def score_chunks(model, table, policy=None, passthrough=(), counts=None, target=
 
 
 def _scored(model, table, policy, passthrough, counts, text, read, target):
-    columns = encoding_columns(model.meta)
-    for df in table.chunks(text, read, policy.chunk_size):
-        chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown_policy(model, policy),
-                             target)
-        counts.add(chunk)
-        Z, A = predict_chunk(model, chunk, table)
-        yield [column_text(df, name, chunk.kept) for name in passthrough], chunk, Z, A
+    columns, unknown = encoding_columns(model.meta), unknown_policy(model, policy)
+    # A second thread reads the next chunk (read_ahead: pandas parses with the GIL released)
+    # while this one encodes, predicts and writes; a second BLAS thread would only contend with it.
+    with limit_blas(1):
+        for df in read_ahead(table.chunks(text, read, policy.chunk_size)):
+            chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown, target)
+            counts.add(chunk)
+            Z, A = predict_chunk(model, chunk, table)
+            yield [column_text(df, name, chunk.kept) for name in passthrough], chunk, Z, A
 
 
 def predict_csv(model, table, out, policy=None, passthrough=()):

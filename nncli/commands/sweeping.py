@@ -599,9 +599,9 @@ def _promoted(runs, keep):
 def _single_threaded_blas():
     """Limit BLAS to one thread: runs are parallel already, and the same thread
     count everywhere keeps results identical whatever ``jobs`` is."""
-    from threadpoolctl import threadpool_limits
+    from nncli.core.blas import limit_blas
 
-    return threadpool_limits(limits=1)
+    return limit_blas(1)
 
 
 class Executor:

@@ -25,13 +25,8 @@ from functools import partial
 
 import numpy as np
 
+from nncli.core.blas import blas_threads_for, limit_blas
 from nncli.core.network import Workspace
-
-# A step whose largest matrix product has fewer multiply-adds than this runs with one
-# BLAS thread: handing such products to a second thread costs more than it saves, and
-# one thread is steadier on a busy machine (measurements in bench/BENCHMARKS.md).
-MULTITHREAD_MIN_MACS = 4_000_000
-
 
 class Callback:
     """Base class of training callbacks; every hook is a no-op by default."""
@@ -319,9 +314,7 @@ class Trainer:
         threads = self.blas_threads or blas_threads_for(self.network.sizes, batch)
         if threads == os.cpu_count():
             return nullcontext()  # BLAS's own default: no need to load threadpoolctl
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=threads, user_api="blas")
+        return limit_blas(threads)
 
     def _run_epoch(self, X, Y, batch, w=None):
         """One pass over the shuffled examples; returns the mean of the batch losses
@@ -445,14 +438,3 @@ def _weights(w, m, dtype, name):
     if not np.isfinite(w).all() or (w < 0).any() or not w.sum(dtype=np.float64) > 0:
         raise ValueError(f"{name} must be finite and non-negative, with a positive sum")
     return w
-
-
-def blas_threads_for(sizes, batch_rows, cores=None):
-    """BLAS threads for training a network of layer ``sizes`` on batches of ``batch_rows``.
-
-    One thread when the step's largest matrix product is small (fewer than
-    MULTITHREAD_MIN_MACS multiply-adds), every core otherwise.
-    """
-    cores = cores or os.cpu_count() or 1
-    largest = batch_rows * max(a * b for a, b in zip(sizes, sizes[1:]))
-    return 1 if largest < MULTITHREAD_MIN_MACS else cores

@@ -336,6 +336,51 @@ def _interrupts_noted(raw):
     return interrupts.reacting(note)
 
 
+def read_ahead(items, depth=1):
+    """Yield the items of the iterator ``items``, made in a background thread ``depth`` items ahead.
+
+    pandas parses a chunk with the GIL released, so the next chunk is parsed on the other
+    core while the caller encodes, predicts and writes this one. At most ``depth`` + 1 items
+    exist at once, so memory stays as flat as reading in turn. An exception raised by
+    ``items`` is raised here, in its place; closing this generator early (an error, Ctrl-C,
+    which only the main thread receives) stops the thread after the item it is making.
+    """
+    import queue
+    import threading
+
+    made, stop, END = queue.Queue(maxsize=depth), threading.Event(), object()
+
+    def make():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        made.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            made.put((END, None))
+        except BaseException as exc:  # passed to the caller, raised there
+            made.put((END, exc))
+
+    worker = threading.Thread(target=make, name="nncli-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, failure = made.get()
+            if failure is not None:
+                raise failure
+            if item is END:
+                return
+            yield item
+    finally:
+        stop.set()
+        if worker.is_alive():
+            worker.join(timeout=0.1)  # it may be blocked in a read; as a daemon it cannot keep the process alive
+
+
 class ChunkedCsv:
     """A CSV file (a path, or ``-`` for stdin) read in chunks of rows.
 

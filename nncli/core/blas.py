@@ -1,0 +1,31 @@
+"""How many threads NumPy's BLAS uses for the matrix products, and a way to set it.
+
+Small products run faster on one thread (handing them to a second costs more than it
+saves); large ones use every core. predict and evaluate keep BLAS on one thread because
+the other core is parsing the next chunk of the file.
+"""
+
+import os
+
+# A step whose largest matrix product has fewer multiply-adds than this runs with one
+# BLAS thread: handing such products to a second thread costs more than it saves, and
+# one thread is steadier on a busy machine (measurements in bench/BENCHMARKS.md).
+MULTITHREAD_MIN_MACS = 4_000_000
+
+
+def limit_blas(threads):
+    """A context within which NumPy's BLAS uses ``threads`` threads (threadpoolctl)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def blas_threads_for(sizes, batch_rows, cores=None):
+    """BLAS threads for training a network of layer ``sizes`` on batches of ``batch_rows``.
+
+    One thread when the step's largest matrix product is small (fewer than
+    MULTITHREAD_MIN_MACS multiply-adds), every core otherwise.
+    """
+    cores = cores or os.cpu_count() or 1
+    largest = batch_rows * max(a * b for a, b in zip(sizes, sizes[1:]))
+    return 1 if largest < MULTITHREAD_MIN_MACS else cores
