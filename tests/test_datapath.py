@@ -193,13 +193,11 @@ def test_read_ahead_stops_its_thread_when_closed_early():
             made.append(i)
             yield i
 
+    before = set(threading.enumerate())
     ahead = reading.read_ahead(items())
     assert next(ahead) == 0
+    (worker,) = set(threading.enumerate()) - before
     ahead.close()
-    for _ in range(50):
-        if not any(t.name == "nncli-read-ahead" for t in threading.enumerate()):
-            break
-        threading.Event().wait(0.01)
-    assert not any(t.name == "nncli-read-ahead" for t in threading.enumerate())
+    worker.join(timeout=2)
+    assert not worker.is_alive()
     assert len(made) < 10
-

@@ -18,6 +18,7 @@ from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, balance
                                 confusion_matrix, macro_f1, predicted_classes, roc_auc)
 from nncli.core.preprocessing import TARGET_TRANSFORMS
 from nncli.core.blas import limit_blas
+from nncli.core.network import Workspace
 from nncli.io.encoding import class_matrix, column_text, encode_chunk
 from nncli.io.reading import read_ahead
 from nncli.io.modelfile import encoding_columns, forward, probabilities, regression_values, target_transform
@@ -63,9 +64,9 @@ class Counts:
         return self.n_missing + self.n_not_numeric
 
 
-def predict_chunk(model, chunk, table):
+def predict_chunk(model, chunk, table, workspace=None):
     """forward() on a chunk's rows of ``table``; DataError naming the line of a row whose output is not finite."""
-    Z, A = forward(model, chunk.X)
+    Z, A = forward(model, chunk.X, workspace)
     bad = ~np.isfinite(A).all(axis=1)
     if bad.any():
         i = int(np.argmax(bad))
@@ -222,11 +223,12 @@ def _scored(model, table, policy, passthrough, counts, text, read, target):
     columns, unknown = encoding_columns(model.meta), unknown_policy(model, policy)
     # A second thread reads the next chunk (read_ahead: pandas parses with the GIL released)
     # while this one encodes, predicts and writes; a second BLAS thread would only contend with it.
+    workspace = Workspace(model.network, policy.chunk_size)
     with limit_blas(1):
         for df in read_ahead(table.chunks(text, read, policy.chunk_size)):
             chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown, target)
             counts.add(chunk)
-            Z, A = predict_chunk(model, chunk, table)
+            Z, A = predict_chunk(model, chunk, table, workspace)
             yield [column_text(df, name, chunk.kept) for name in passthrough], chunk, Z, A
 
 

@@ -347,24 +347,32 @@ def _array(arrays, name, shape, where):
 
 
 # --- the forward pass on raw encoded rows ----------------------------------------
-def forward(model, X):
+def forward(model, X, workspace=None):
     """Output layer of the model for encoded rows.
 
     Parameters
     ----------
     X : ndarray of shape (m, n_features), encoded but not standardised (float64)
+    workspace : nncli.core.network.Workspace, optional
+        Reused for the hidden layers' arrays when it has room for m rows (predict's chunk
+        after chunk: no fresh memory per chunk); the results are the same numbers.
 
     Returns
     -------
-    Z, A : ndarrays of shape (m, n_outputs), in the model's dtype
+    Z, A : ndarrays of shape (m, n_outputs), in the model's dtype (new arrays)
     """
+    if workspace is not None and len(X) > workspace.rows:
+        workspace = None
     # Overflow (values far beyond the training data) shows as inf or nan: see predict_chunk.
     with np.errstate(over="ignore", invalid="ignore"):
-        A0 = (X - model.x_mean) / model.x_std
+        A0 = np.subtract(X, model.x_mean)
+        A0 /= model.x_std
         if model.x_clip is not None and model.x_clip.any():
             A0 = soft_clip(A0, model.x_clip)
-        Zs, As = model.network.forward(A0.astype(model.network.dtype))
-    return Zs[-1], As[-1]
+        Zs, As = model.network.forward(A0.astype(model.network.dtype, copy=False), workspace)
+    if workspace is None:
+        return Zs[-1], As[-1]
+    return Zs[-1].copy(), As[-1].copy()  # the workspace's arrays are overwritten by the next chunk
 
 
 def probabilities(A):

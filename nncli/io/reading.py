@@ -381,6 +381,23 @@ def read_ahead(items, depth=1):
             worker.join(timeout=0.1)  # it may be blocked in a read; as a daemon it cannot keep the process alive
 
 
+def _first_line(stream):
+    """The first line of a buffered binary stream, read up to its end: LF, CR LF or a lone CR
+    (as pandas ends lines, and a text stream with ``newline=""``)."""
+    line = bytearray()
+    while data := stream.peek():
+        ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+        if not ends:
+            line += stream.read(len(data))
+            continue
+        end = min(ends) + 1
+        line += stream.read(end)
+        if line.endswith(b"\r") and stream.peek()[:1] == b"\n":
+            line += stream.read(1)
+        break
+    return bytes(line)
+
+
 class ChunkedCsv:
     """A CSV file (a path, or ``-`` for stdin) read in chunks of rows.
 
@@ -408,10 +425,12 @@ class ChunkedCsv:
         head = binary.read(HEAD_SIZE)
         check_text(head, self.where)
         self._raw = _Prefixed(head, binary, watch=self._file is None)
-        # utf-8-sig drops the byte-order mark that spreadsheet programs write.
-        self._text = io.TextIOWrapper(io.BufferedReader(self._raw), encoding="utf-8-sig", newline="")
+        # pandas is given the bytes (and decodes them itself): through a text stream they
+        # would be decoded by Python, then encoded again by pandas, holding the GIL.
+        self._bytes = io.BufferedReader(self._raw)
         try:
-            header = next(csv.reader([self._text.readline()]), [])
+            # utf-8-sig drops the byte-order mark that spreadsheet programs write.
+            header = next(csv.reader([_first_line(self._bytes).decode("utf-8-sig")]), [])
         except (UnicodeDecodeError, csv.Error) as exc:
             raise DataError(f"{self.where}: cannot read the header row ({exc})") from None
         check_header(header, self.where)
@@ -465,7 +484,7 @@ class ChunkedCsv:
         try:
             with _interrupts_noted(self._raw):  # pandas reads the first block here already
                 reader = pd.read_csv(
-                    self._text, names=self.header, header=None, index_col=False,
+                    self._bytes, encoding="utf-8", names=self.header, header=None, index_col=False,
                     dtype={c: str for c in text_columns}, keep_default_na=False,
                     na_values={c: list(NA_STRINGS) for c in na_columns}, chunksize=chunksize)
             self._raise_read_failure()

@@ -2,7 +2,11 @@
 
 
 def console(stderr=False, **options):
-    """A rich Console on stdout (results) or stderr (progress, warnings); ``options`` as rich's."""
+    """A rich Console on stdout (results) or stderr (progress, warnings); ``options`` as rich's.
+
+    Emoji codes are off: a column named ``:x:`` is printed as spelled (and rich's table of
+    emoji codes is not loaded).
+    """
     from rich.console import Console
 
-    return Console(stderr=stderr, **options)
+    return Console(stderr=stderr, **{"emoji": False, **options})
