@@ -4,6 +4,7 @@ Features are matched by column name; text columns (and those listed in
 ``data.categorical``) are one-hot encoded with their categories in natural order.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,7 +217,9 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
             j += 1
         else:
             k = len(spec["categories"])
-            X[:, j:j + k] = values[:, None] == np.arange(k)  # code -1 (unseen): all zeros
+            X[:, j:j + k] = 0.0  # then a 1 in each row's category; code -1 (unseen): all zeros
+            seen = np.flatnonzero(values >= 0)
+            X[seen, j + values[seen]] = 1.0
             n_unknown += int(bad[take].sum())
             j += k
         if spec.get("impute") is not None:
@@ -231,6 +234,10 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
 
 def _scan(col, spec):
     """(values, missing, bad) of one column: float64 numbers or category codes (-1: unseen)."""
+    if spec["kind"] == "numeric" and pd.api.types.is_float_dtype(col) and isinstance(col.dtype, np.dtype):
+        values = col.to_numpy(dtype=np.float64)  # missing values are NaN, and NaN is missing
+        missing = np.isnan(values)
+        return values, missing, np.isinf(values)
     missing = col.isna().to_numpy()
     if spec["kind"] == "numeric":
         numbers = col if pd.api.types.is_numeric_dtype(col) else pd.to_numeric(col, errors="coerce")
@@ -246,8 +253,18 @@ def category_codes(col, categories):
     Each distinct value is looked up once, then the rows take their value's code.
     """
     rows, distinct = pd.factorize(col)  # rows: index into distinct, -1 for a missing value
-    lookup = pd.Index(categories, dtype=object).get_indexer(np.asarray(distinct, dtype=object))
-    return np.append(lookup, -1)[rows]
+    if len(distinct) <= 1000:  # a dict is quicker than building an Index for every chunk
+        code = _codes_of(tuple(categories))
+        lookup = np.array([code.get(value, -1) for value in distinct] + [-1], dtype=np.intp)
+    else:
+        lookup = np.append(pd.Index(categories, dtype=object).get_indexer(np.asarray(distinct, dtype=object)), -1)
+    return lookup[rows]
+
+
+@functools.lru_cache(maxsize=64)
+def _codes_of(categories):
+    """{category: its index} for a tuple of categories (the same for every chunk of a file)."""
+    return {category: i for i, category in enumerate(categories)}
 
 
 def _impute(scan, spec):
