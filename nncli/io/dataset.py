@@ -119,7 +119,8 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
             scaled /= std  # in place: the same values as (A - mean) / std, one array fewer
             if clip is not None:
                 scaled = soft_clip(scaled, clip)
-            return _finite(scaled.astype(dtype), A, names, where)
+            # C order: the training loop gathers batches of rows.
+            return _finite(scaled.astype(dtype, order="C"), A, names, where)
 
     y_names = [data_cfg.target] * Y.shape[1]
     ds = Dataset(scale(X, x_mean, x_std, names, x_clip), scale(Y, y_shift, y_scale, y_names),

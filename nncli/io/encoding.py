@@ -94,7 +94,7 @@ def encode_features(df, columns, where):
 
     Returns
     -------
-    X : ndarray of shape (len(df), n_features), float64, not yet standardised
+    X : ndarray of shape (len(df), n_features), float64 in Fortran order (columns contiguous), not yet standardised
     """
     require_columns(df, [c["name"] for c in columns], where, "feature")
     return encode_chunk(df, columns, where, lambda row: place_of_row(where, row),
@@ -207,7 +207,9 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
     kept = ~dropped
     _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place, hints)
 
-    X = np.empty((int(kept.sum()), len(feature_names(columns))))
+    # Column by column, in Fortran order: each feature's values are contiguous, so filling them
+    # and computing their statistics (training's scaling) run at memory speed.
+    X = np.empty((len(feature_names(columns)), int(kept.sum()))).T
     j, n_unknown, n_imputed = 0, 0, 0
     take = kept if dropped.any() else slice(None)  # every row kept: views, not copies
     for spec, (values, _, bad), miss in zip(columns, scans, was_missing):

@@ -369,7 +369,8 @@ def forward(model, X, workspace=None):
         A0 /= model.x_std
         if model.x_clip is not None and model.x_clip.any():
             A0 = soft_clip(A0, model.x_clip)
-        Zs, As = model.network.forward(A0.astype(model.network.dtype, copy=False), workspace)
+        # C order (rows contiguous), as the products have always been given it: the same bits.
+        Zs, As = model.network.forward(A0.astype(model.network.dtype, order="C", copy=False), workspace)
     if workspace is None:
         return Zs[-1], As[-1]
     return Zs[-1].copy(), As[-1].copy()  # the workspace's arrays are overwritten by the next chunk
