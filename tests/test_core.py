@@ -175,7 +175,7 @@ def test_registries_name_the_valid_choices():
 
 def test_core_imports_numpy_only():
     code = ("import sys; import nncli.core.activations, nncli.core.losses, nncli.core.network, nncli.core.optimizers, "
-            "nncli.core.training, nncli.core.metrics, nncli.core.initializers; "
+            "nncli.core.training, nncli.core.metrics, nncli.core.initializers, nncli.core.blas; "
             "bad = [m for m in ('pandas', 'yaml', 'typer', 'rich', 'pydantic') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
