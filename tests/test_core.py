@@ -180,3 +180,16 @@ def test_core_imports_numpy_only():
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_numpy_free_names_are_the_registries():
+    """nncli.core.names (what inspect checks a model file against) matches the registries."""
+    from nncli.core.activations import ACTIVATIONS, get_activation
+    from nncli.core.names import ACTIVATION_NAMES, ACTIVATION_PARAMS, TARGET_TRANSFORM_NAMES
+    from nncli.core.preprocessing import TARGET_TRANSFORMS
+
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES
+    assert tuple(TARGET_TRANSFORMS) == TARGET_TRANSFORM_NAMES
+    for name in ACTIVATION_NAMES:
+        params = get_activation(name, **{p: 0.5 for p in ACTIVATION_PARAMS.get(name, ())}).params()
+        assert tuple(params) == ACTIVATION_PARAMS.get(name, ())

@@ -12,7 +12,8 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 
 from nncli.core.activations import ACTIVATIONS
 from nncli.core.initializers import INITIALIZERS
-from nncli.core.losses import LOSSES, check_pairing, get_loss
+from nncli.core.losses import LOSSES, get_loss
+from nncli.core.names import check_pairing
 from nncli.core.optimizers import OPTIMIZERS
 from nncli.core.registry import did_you_mean
 from nncli.core.schedules import SCHEDULES
@@ -418,7 +419,7 @@ class Config(_Strict):
             if layer.activation == "softmax":
                 raise ValueError(f"model.layers.{i}: softmax is allowed only in the output (last) layer")
         try:
-            check_pairing(get_loss(self.loss), layers[-1].activation, layers[-1].units)
+            check_pairing(get_loss(self.loss).name, layers[-1].activation, layers[-1].units)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         return self

@@ -154,19 +154,3 @@ LOSSES = {cls.name: cls for cls in (MeanSquaredError, BinaryCrossEntropy, CrossE
 def get_loss(name, label_smoothing=0.0):
     """Return the loss registered under ``name``; ConfigError lists the valid names."""
     return lookup(LOSSES, name, "loss")(label_smoothing)
-
-
-def check_pairing(loss, activation_name, units):
-    """Raise ConfigError if the loss cannot work with this output layer."""
-    if loss.name == "binary_cross_entropy" and (activation_name != "sigmoid" or units != 1):
-        raise ConfigError(
-            "loss binary_cross_entropy needs an output layer of 1 unit with activation sigmoid "
-            f"(got {units} unit(s) with {activation_name})"
-        )
-    if loss.name == "cross_entropy" and activation_name != "softmax":
-        raise ConfigError(
-            f"loss cross_entropy needs a softmax output layer (got {activation_name}); "
-            "for two classes with one sigmoid unit use binary_cross_entropy"
-        )
-    if loss.name == "mse" and activation_name == "softmax":
-        raise ConfigError("a softmax output layer goes with loss cross_entropy, not mse")

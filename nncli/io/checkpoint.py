@@ -1,7 +1,7 @@
 """The checkpoint file: the complete training state at the end of an epoch, in one .npz.
 
 Like the model file, it holds ndarrays and a ``meta`` entry (a 0-d string array with one
-JSON object), and it is read with ``allow_pickle=False`` only. ``meta`` holds:
+JSON object), and it is read by ``nncli.io.npz``, which never unpickles. ``meta`` holds:
 format ("nncli-checkpoint"), version, the training state with every array replaced by a
 reference ``{"$array": "a3"}`` (or ``{"$scalar": "a4"}`` for a NumPy scalar, whose dtype
 matters: a float32 loss compared in float32) to an entry of the archive, and what the
@@ -35,26 +35,23 @@ def save_checkpoint(path, state, info):
 
 def load_checkpoint(path):
     """(state, info) of a checkpoint file; ModelFileError says what is wrong with it."""
-    from nncli.io.modelfile import _check_sizes, read_bytes
+    from nncli.io.modelfile import read_bytes
+    from nncli.io.npz import read_npz
 
     where = f"checkpoint {path}"
     raw = read_bytes(path, where, "not a file: give a checkpoint file or a run folder")
     if not raw.startswith(b"PK"):
         raise ModelFileError(f"{where} is not an nncli checkpoint (not an .npz archive)")
-    import io
-    import zipfile
-
+    members = read_npz(raw, where, what="an nncli checkpoint", kind="checkpoint", advice="")
     try:
-        _check_sizes(raw, where)
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-        meta = json.loads(str(arrays["meta"][()]))
-    except ModelFileError:
-        raise
+        if members["meta"].shape != () or members["meta"].kind != "U":
+            raise ValueError("'meta' is not a 0-d string array")
+        meta = json.loads(members["meta"].text())
+        arrays = {name: member.array() for name, member in members.items() if name != "meta"}
+    except KeyError as exc:
+        raise ModelFileError(f"{where} is truncated or damaged (no {exc} entry)") from None
     except ValueError as exc:
         raise ModelFileError(f"{where} is damaged or not an nncli checkpoint: {exc}") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
-        raise ModelFileError(f"{where} is truncated or damaged ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{where} is not an nncli checkpoint (meta.format is not {FORMAT!r})")
     if meta.get("version") != VERSION:

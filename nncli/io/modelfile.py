@@ -4,22 +4,20 @@ Arrays: W1..WL of shape (n[l-1], n[l]), b1..bL of shape (n[l],), x_mean, x_std a
 (version 2) x_clip over the encoded features, y_mean and y_std for mse models, and
 ``meta``: a 0-d string array with one JSON object (format, version, features, columns,
 target, task, classes, layers, loss, config, metrics and, version 2, preprocessing).
-Read with ``allow_pickle=False`` only. Version 1 files (no imputation, no clipping, no
+Read by ``nncli.io.npz``, which never unpickles (object arrays are refused). Version 1 files (no imputation, no clipping, no
 target transform) are read as they always were.
 """
 
-import io
 import json
-import zipfile
 from dataclasses import dataclass
 
-import numpy as np
-
-from nncli.errors import ModelFileError
-from nncli.io.atomic import atomic_write
-from nncli.core.network import Network
-from nncli.core.preprocessing import TARGET_TRANSFORMS, soft_clip
+from nncli.core.names import ACTIVATION_NAMES, ACTIVATION_PARAMS, TARGET_TRANSFORM_NAMES, check_pairing
+from nncli.errors import ConfigError, ModelFileError
 from nncli.io.features import feature_names
+from nncli.io.npz import read_npz
+
+# NumPy is imported by the functions that use it: reading and checking a model file needs
+# none (nncli inspect starts without it).
 
 FORMAT, VERSION = "nncli-model", 2
 READS = (1, 2)  # the format versions this nncli reads
@@ -32,13 +30,30 @@ META_KEYS_SINCE = {"preprocessing": 2}
 class Model:
     """A trained network with everything needed to encode inputs and decode outputs."""
 
-    network: Network
+    network: "Network"  # noqa: F821 (nncli.core.network)
     meta: dict
-    x_mean: np.ndarray
-    x_std: np.ndarray
-    y_mean: np.ndarray | None = None
-    y_std: np.ndarray | None = None
-    x_clip: np.ndarray | None = None  # c per encoded feature, 0 where not clipped; None: no clipping (v1)
+    x_mean: "np.ndarray"  # noqa: F821
+    x_std: "np.ndarray"  # noqa: F821
+    y_mean: "np.ndarray | None" = None  # noqa: F821
+    y_std: "np.ndarray | None" = None  # noqa: F821
+    x_clip: "np.ndarray | None" = None  # noqa: F821 (c per encoded feature, 0 where not clipped; None: no clipping, v1)
+
+
+@dataclass
+class ModelFile:
+    """A model file read and checked, its arrays not yet NumPy arrays (``nncli.io.npz.Member``)."""
+
+    meta: dict
+    arrays: dict
+
+    @property
+    def dtype_name(self):
+        """The weights' dtype ("float32" or "float64")."""
+        return self.arrays["W1"].dtype_name
+
+    def floats(self, name):
+        """The values of array ``name`` as a list of Python floats."""
+        return self.arrays[name].floats()
 
 
 def encoding_columns(meta):
@@ -59,6 +74,10 @@ def target_transform(meta):
 
 def save_model(path, model):
     """Write ``model`` to ``path`` atomically (temporary file, then rename)."""
+    import numpy as np
+
+    from nncli.io.atomic import atomic_write
+
     arrays = {}
     for l, (W, b) in enumerate(zip(model.network.W, model.network.b), start=1):
         arrays[f"W{l}"], arrays[f"b{l}"] = W, b
@@ -87,41 +106,18 @@ def read_bytes(path, what, if_directory):
 
 def load_model(path):
     """Read and check a model file; ModelFileError says what is wrong with it."""
+    return _build(read_model(path))
+
+
+def read_model(path):
+    """Read and check a model file without NumPy (``nncli inspect``); ModelFileError says what is wrong."""
     where = str(path)
     raw = read_bytes(path, f"model file {where}", "not an .npz file")
     arrays = _read_npz(raw, where)
     meta = _read_meta(arrays, where)
     _check_meta(meta, where)
-    return _build(arrays, meta, where)
-
-
-# A crafted archive can declare arrays of terabytes, or expand a few kilobytes into
-# gigabytes (a zip bomb); such sizes are refused before anything is allocated.
-MAX_EXPANSION, SMALL_ENOUGH = 20, 64 * 2**20
-
-
-def _check_sizes(raw, where):
-    """Raise ModelFileError if the archive's members declare more data than they hold."""
-    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-        members = archive.infolist()
-        total = sum(m.file_size for m in members)
-        if total > SMALL_ENOUGH and total > MAX_EXPANSION * len(raw):
-            raise ModelFileError(f"{where} expands to {total / 2**20:.0f} MiB from {len(raw) / 2**20:.1f} MiB; "
-                                 "it is not an nncli model")
-        for m in members:
-            with archive.open(m) as f:
-                version = np.lib.format.read_magic(f)
-                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                if read_header is None:
-                    raise ModelFileError(f"{where}: array {m.filename!r} uses .npy format {version}, "
-                                         "which nncli models never use")
-                shape, _, dtype = read_header(f)
-            if dtype.hasobject:
-                continue  # refused with its own message by np.load(allow_pickle=False)
-            if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > m.file_size:
-                raise ModelFileError(f"{where}: array {m.filename!r} declares shape {shape} but the file "
-                                     "holds less data; it is truncated or damaged")
+    _check_arrays(arrays, meta, where)
+    return ModelFile(meta, arrays)
 
 
 def _read_npz(raw, where):
@@ -135,17 +131,7 @@ def _read_npz(raw, where):
             raise ModelFileError(f"{where} looks like {what}, not a model file; {advice}")
         raise ModelFileError(f"{where} is not an nncli model file (not an .npz archive); "
                              "give a model file written by nncli train")
-    try:
-        _check_sizes(raw, where)
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise ModelFileError(f"{where} holds object arrays, which nncli refuses to load "
-                                 "(they could run code); it is not an nncli model") from None
-        raise ModelFileError(f"{where} is damaged or not an nncli model: {exc}") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
-        raise ModelFileError(f"{where} is truncated or damaged ({exc}); train the model again") from None
+    return read_npz(raw, where)
 
 
 def _read_meta(arrays, where):
@@ -153,10 +139,10 @@ def _read_meta(arrays, where):
         raise ModelFileError(f"{where} is not an nncli model file (no 'meta' entry); "
                              "give a model file written by nncli train")
     meta_arr = arrays["meta"]
-    if meta_arr.shape != () or meta_arr.dtype.kind != "U":
+    if meta_arr.shape != () or meta_arr.kind != "U":
         raise ModelFileError(f"{where}: 'meta' must be a 0-d string array")
     try:
-        meta = json.loads(str(meta_arr))
+        meta = json.loads(meta_arr.text())
     except json.JSONDecodeError:
         raise ModelFileError(f"{where}: 'meta' is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -190,10 +176,6 @@ def _check_meta(meta, where):
     Checks types, kinds and counts (the arrays' shapes are checked against it in
     ``_build``). Keys beyond META_KEYS are allowed, for later versions of the format.
     """
-    from nncli.core.activations import ACTIVATIONS
-    from nncli.core.losses import check_pairing, get_loss
-    from nncli.errors import ConfigError
-
     def bad(key, problem):
         return ModelFileError(f"{where}: meta.{key} {problem}; the file is damaged or was edited")
 
@@ -248,10 +230,12 @@ def _check_meta(meta, where):
                 raise bad(key, f"has no {part!r}")
         if type(layer["units"]) is not int or layer["units"] < 1:
             raise bad(f"{key}.units", f"must be a positive integer, not {_show(layer['units'])}")
-        if not isinstance(layer["activation"], str) or layer["activation"] not in ACTIVATIONS:
-            raise bad(f"{key}.activation", f"must be one of {', '.join(ACTIVATIONS)}, not {_show(layer['activation'])}")
+        if not isinstance(layer["activation"], str) or layer["activation"] not in ACTIVATION_NAMES:
+            raise bad(f"{key}.activation",
+                      f"must be one of {', '.join(ACTIVATION_NAMES)}, not {_show(layer['activation'])}")
+        _check_layer_params(layer, key, bad)
     try:
-        check_pairing(get_loss(meta["loss"]), meta["layers"][-1]["activation"], meta["layers"][-1]["units"])
+        check_pairing(meta["loss"], meta["layers"][-1]["activation"], meta["layers"][-1]["units"])
     except ConfigError as exc:
         raise bad("layers", f"do not fit the loss: {exc}") from None
     for key in ("config", "metrics"):
@@ -262,41 +246,63 @@ def _check_meta(meta, where):
             raise bad(f"metrics.{name}", f"must be a number, not {_show(value)}")
 
 
+def _check_layer_params(layer, key, bad):
+    """Raise ``bad(...)`` for a parameter the layer's activation does not take (or a non-number)."""
+    allowed = ACTIVATION_PARAMS.get(layer["activation"], ())
+    for name, value in layer.items():
+        if name in ("units", "activation") or value is None:
+            continue
+        if name not in allowed:
+            raise bad(f"{key}.{name}", f"is not a parameter of {layer['activation']}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"{key}.{name}", f"must be a number, not {_show(value)}")
+
+
 def _show(value, limit=60):
     """A JSON value, shortened for a one-line message."""
     text = json.dumps(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _build(arrays, meta, where):
-    """Rebuild the network and check every array against the metadata."""
-    try:
-        layers, n_in = meta["layers"], len(meta["features"])
-        net = Network(n_in, layers, dtype=arrays["W1"].dtype if "W1" in arrays else np.float32)
-    except Exception as exc:  # any malformed layer list is a bad file, whatever the error
-        raise ModelFileError(f"{where}: meta.layers is invalid ({exc})") from None
+def _check_arrays(arrays, meta, where):
+    """Raise ModelFileError unless every array is there, of the shape meta says, finite floats."""
+    layers, n_in = meta["layers"], len(meta["features"])
+    sizes = [n_in] + [layer["units"] for layer in layers]
     for l in range(1, len(layers) + 1):
-        for name, shape in ((f"W{l}", net.W[l - 1].shape), (f"b{l}", net.b[l - 1].shape)):
-            arr = _array(arrays, name, shape, where)
-            (net.W if name[0] == "W" else net.b)[l - 1] = arr.astype(net.dtype, copy=False)
-    extra = {f"W{len(layers) + 1}", f"b{len(layers) + 1}"} & set(arrays)
-    if extra:
+        _array(arrays, f"W{l}", (sizes[l - 1], sizes[l]), where)
+        _array(arrays, f"b{l}", (sizes[l],), where)
+    if {f"W{len(layers) + 1}", f"b{len(layers) + 1}"} & set(arrays):
         raise ModelFileError(f"{where}: holds more weight arrays than meta.layers describes")
-    model = Model(net, meta, _array(arrays, "x_mean", (n_in,), where), _array(arrays, "x_std", (n_in,), where))
+    _array(arrays, "x_mean", (n_in,), where)
+    _array(arrays, "x_std", (n_in,), where)
     if meta["version"] >= 2:
-        model.x_clip = _array(arrays, "x_clip", (n_in,), where)
-        if (model.x_clip < 0).any():
+        if any(c < 0 for c in _array(arrays, "x_clip", (n_in,), where).floats()):
             raise ModelFileError(f"{where}: array 'x_clip' holds negative values")
         _check_preprocessing(meta, where)
-    if meta["task"] == "regression" and net.sizes[-1] != 1:
-        raise ModelFileError(f"{where}: a regression model must have one output unit, not {net.sizes[-1]}")
+    if meta["task"] == "regression" and sizes[-1] != 1:
+        raise ModelFileError(f"{where}: a regression model must have one output unit, not {sizes[-1]}")
     if meta["task"] == "regression":
-        n_out = net.sizes[-1]
-        model.y_mean = _array(arrays, "y_mean", (n_out,), where)
-        model.y_std = _array(arrays, "y_std", (n_out,), where)
-    elif len(meta["classes"]) != max(net.sizes[-1], 2) or (meta["task"] == "binary") != (net.sizes[-1] == 1):
+        _array(arrays, "y_mean", (1,), where)
+        _array(arrays, "y_std", (1,), where)
+    elif len(meta["classes"]) != max(sizes[-1], 2) or (meta["task"] == "binary") != (sizes[-1] == 1):
         raise ModelFileError(f"{where}: {len(meta['classes'])} classes do not fit an output layer "
-                             f"of {net.sizes[-1]} unit(s)")
+                             f"of {sizes[-1]} unit(s)")
+
+
+def _build(checked):
+    """The Model of a checked ModelFile: NumPy arrays and the network."""
+    from nncli.core.network import Network
+
+    meta, arrays = checked.meta, {name: member.array() for name, member in checked.arrays.items()}
+    net = Network(len(meta["features"]), meta["layers"], dtype=arrays["W1"].dtype)
+    for l in range(1, len(meta["layers"]) + 1):
+        net.W[l - 1] = arrays[f"W{l}"].astype(net.dtype, copy=False)
+        net.b[l - 1] = arrays[f"b{l}"].astype(net.dtype, copy=False)
+    model = Model(net, meta, arrays["x_mean"], arrays["x_std"])
+    if meta["version"] >= 2:
+        model.x_clip = arrays["x_clip"]
+    if meta["task"] == "regression":
+        model.y_mean, model.y_std = arrays["y_mean"], arrays["y_std"]
     return model
 
 
@@ -326,7 +332,7 @@ def _check_preprocessing(meta, where):
                 raise ValueError(f"impute value {fill!r} is not a category of {column['name']!r}")
         if feature_names(encoding_columns(meta)) != meta["features"]:
             raise ValueError("its columns and indicators do not give meta.features")
-        if target_transform(meta) not in TARGET_TRANSFORMS:
+        if target_transform(meta) not in TARGET_TRANSFORM_NAMES:
             raise ValueError(f"unknown target transform {target_transform(meta)!r}")
     except ModelFileError:
         raise
@@ -335,13 +341,14 @@ def _check_preprocessing(meta, where):
 
 
 def _array(arrays, name, shape, where):
+    """The member ``name``, checked: there, of ``shape``, finite floats."""
     if name not in arrays:
         raise ModelFileError(f"{where}: array {name!r} is missing")
     arr = arrays[name]
-    if arr.shape != shape or arr.dtype.kind != "f":
-        raise ModelFileError(f"{where}: array {name!r} has shape {arr.shape} and dtype {arr.dtype}; "
+    if arr.shape != shape or arr.kind != "f":
+        raise ModelFileError(f"{where}: array {name!r} has shape {arr.shape} and dtype {arr.dtype_name}; "
                              f"meta says shape {shape} of floats")
-    if not np.isfinite(arr).all():
+    if not arr.all_finite():
         raise ModelFileError(f"{where}: array {name!r} holds non-finite values")
     return arr
 
@@ -363,6 +370,10 @@ def forward(model, X, workspace=None):
     """
     if workspace is not None and len(X) > workspace.rows:
         workspace = None
+    import numpy as np
+
+    from nncli.core.preprocessing import soft_clip
+
     # Overflow (values far beyond the training data) shows as inf or nan: see predict_chunk.
     with np.errstate(over="ignore", invalid="ignore"):
         A0 = np.subtract(X, model.x_mean)
@@ -378,6 +389,8 @@ def forward(model, X, workspace=None):
 
 def probabilities(A):
     """Class probabilities of shape (m, n_classes): softmax outputs, or [1 - a, a] for one sigmoid unit."""
+    import numpy as np
+
     if A.shape[1] == 1:
         return np.hstack([1 - A, A])
     return A
@@ -386,6 +399,10 @@ def probabilities(A):
 def regression_values(model, A):
     """Predictions in the target's units, shape (m,), float64: un-standardised, then the
     target transform undone (expm1 for log1p)."""
+    import numpy as np
+
+    from nncli.core.preprocessing import TARGET_TRANSFORMS
+
     _, inverse = TARGET_TRANSFORMS[target_transform(model.meta)]
     with np.errstate(over="ignore"):
         return inverse((A * model.y_std + model.y_mean)[:, 0])
