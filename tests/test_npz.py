@@ -88,3 +88,66 @@ def test_data_shorter_than_its_shape_is_damage():
         z.writestr("a.npy", data[:-8])  # 24 bytes of data left, 32 declared
     with pytest.raises(ModelFileError, match="array 'a' holds 24 bytes of data, 32 expected for shape"):
         read_npz(buf.getvalue(), "x.npz")
+
+
+# --- fuzzing: a damaged model file is refused with ModelFileError, whatever the damage ------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.predict_helpers import tiny_iris_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def good_model(tmp_path_factory):
+    return tiny_iris_model(tmp_path_factory.mktemp("npz"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=6),
+       cut=st.one_of(st.none(), st.floats(0, 1)))
+def test_damaged_model_files_are_refused_or_read(good_model, tmp_path_factory, edits, cut):
+    """Bytes changed anywhere (headers, sizes, data, the zip directory), or the file cut short:
+    read_model raises ModelFileError or reads a model that load_model can use; nothing else."""
+    from nncli.io.modelfile import _build, read_model
+
+    raw = bytearray(good_model.read_bytes())
+    for where, value in edits:
+        raw[int(where * len(raw))] = value
+    if cut is not None:
+        raw = raw[: int(cut * len(raw))]
+    path = tmp_path_factory.mktemp("fuzz") / "m.npz"
+    path.write_bytes(bytes(raw))
+    try:
+        checked = read_model(path)
+    except ModelFileError:
+        return
+    _build(checked)  # a file that passes the checks must build
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(member=st.sampled_from(["W1.npy", "b2.npy", "x_mean.npy", "meta.npy"]),
+       edits=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)), min_size=1, max_size=4),
+       cut=st.one_of(st.none(), st.integers(0, 400)))
+def test_damaged_npy_members_are_refused_or_read(good_model, tmp_path_factory, member, edits, cut):
+    """The same for damage inside one .npy member (its magic, header and data) under a valid
+    zip checksum, which the test above mostly trips first."""
+    from nncli.io.modelfile import _build, read_model
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(good_model) as src, zipfile.ZipFile(buf, "w") as dst:
+        for name in src.namelist():
+            data = bytearray(src.read(name))
+            if name == member:
+                for where, value in edits:
+                    if where < len(data):
+                        data[where] = value
+                if cut is not None:
+                    data = data[:cut]
+            dst.writestr(name, bytes(data))
+    path = tmp_path_factory.mktemp("fuzz") / "m.npz"
+    path.write_bytes(buf.getvalue())
+    try:
+        checked = read_model(path)
+    except ModelFileError:
+        return
+    _build(checked)

@@ -143,7 +143,7 @@ def _read_meta(arrays, where):
         raise ModelFileError(f"{where}: 'meta' must be a 0-d string array")
     try:
         meta = json.loads(meta_arr.text())
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise ModelFileError(f"{where}: 'meta' is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{where} is not an nncli model file (meta.format is not {FORMAT!r}); "

@@ -133,7 +133,10 @@ def read_npz(raw, where, what="an nncli model", kind="model", advice="; train th
         raise
     except _Damaged as exc:
         raise ModelFileError(f"{where} is damaged or not {what}: {exc}") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error) as exc:
+    # zipfile's own errors for a damaged archive: a bad directory or checksum, an "encrypted"
+    # flag, an unknown compression method, a cut stream.
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error, RuntimeError, NotImplementedError,
+            ValueError) as exc:
         raise ModelFileError(f"{where} is truncated or damaged ({exc}){advice}") from None
 
 
