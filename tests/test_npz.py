@@ -70,6 +70,8 @@ def test_npy_format_3_is_refused():
 
 @pytest.mark.parametrize("header", [b"{'descr': '<f4', 'fortran_order': False}", b"not a dict at all",
                                     b"{'descr': '<x9', 'fortran_order': False, 'shape': (2,)}",
+                                    "{'descr': '<f\u00b2', 'fortran_order': False, 'shape': (2,)}".encode("latin1"),
+                                    b"{'descr': '<f0', 'fortran_order': False, 'shape': (2,)}",
                                     b"{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}"])
 def test_a_bad_header_is_damage(header):
     header = header + b" " * (-(len(header) + 11) % 64) + b"\n"

@@ -4,12 +4,15 @@ Arrays: W1..WL of shape (n[l-1], n[l]), b1..bL of shape (n[l],), x_mean, x_std a
 (version 2) x_clip over the encoded features, y_mean and y_std for mse models, and
 ``meta``: a 0-d string array with one JSON object (format, version, features, columns,
 target, task, classes, layers, loss, config, metrics and, version 2, preprocessing).
-Read by ``nncli.io.npz``, which never unpickles (object arrays are refused). Version 1 files (no imputation, no clipping, no
-target transform) are read as they always were.
+Read by ``nncli.io.npz``, which never unpickles (object arrays are refused). Version 1
+files (no imputation, no clipping, no target transform) are read as they always were.
 """
+
+from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nncli.core.names import ACTIVATION_NAMES, ACTIVATION_PARAMS, TARGET_TRANSFORM_NAMES, check_pairing
 from nncli.errors import ConfigError, ModelFileError
@@ -18,6 +21,10 @@ from nncli.io.npz import read_npz
 
 # NumPy is imported by the functions that use it: reading and checking a model file needs
 # none (nncli inspect starts without it).
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nncli.core.network import Network
 
 FORMAT, VERSION = "nncli-model", 2
 READS = (1, 2)  # the format versions this nncli reads
@@ -30,13 +37,13 @@ META_KEYS_SINCE = {"preprocessing": 2}
 class Model:
     """A trained network with everything needed to encode inputs and decode outputs."""
 
-    network: "Network"  # noqa: F821 (nncli.core.network)
+    network: Network
     meta: dict
-    x_mean: "np.ndarray"  # noqa: F821
-    x_std: "np.ndarray"  # noqa: F821
-    y_mean: "np.ndarray | None" = None  # noqa: F821
-    y_std: "np.ndarray | None" = None  # noqa: F821
-    x_clip: "np.ndarray | None" = None  # noqa: F821 (c per encoded feature, 0 where not clipped; None: no clipping, v1)
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_mean: np.ndarray | None = None
+    y_std: np.ndarray | None = None
+    x_clip: np.ndarray | None = None  # c per encoded feature, 0 where not clipped; None: no clipping (v1)
 
 
 @dataclass

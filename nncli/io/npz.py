@@ -12,6 +12,7 @@ import array
 import ast
 import io
 import math
+import re
 import struct
 import sys
 import zipfile
@@ -29,7 +30,8 @@ NAMES = {("f", 2): "float16", ("f", 4): "float32", ("f", 8): "float64", ("b", 1)
          **{("i", n): f"int{8 * n}" for n in (1, 2, 4, 8)}, **{("u", n): f"uint{8 * n}" for n in (1, 2, 4, 8)},
          ("c", 8): "complex64", ("c", 16): "complex128"}
 _FLOAT_CODES = {2: "e", 4: "f", 8: "d"}
-KINDS = "biufcSU"  # the kinds of plain arrays (O: objects, refused; V: records, not in a model)  # struct / array type codes of the float sizes
+KINDS = "biufcSU"  # the kinds of plain arrays (O: objects, refused; V: records, not in a model)
+SIZES = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8), "c": (8, 16)}  # bytes per item  # struct / array type codes of the float sizes
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,9 @@ def _parse_header(text, name):
             or not isinstance(header["fortran_order"], bool)):
         raise _Damaged(f"array {name!r} has an unreadable header")
     descr = header["descr"]
-    plain = isinstance(descr, str) and descr[:1] in ("<", ">", "|", "=") and descr[1:2] in KINDS
-    if isinstance(descr, str) and descr[1:2] not in ("O", "V") and not (plain and descr[2:].isdigit()):
+    plain = isinstance(descr, str) and re.fullmatch(f"[<>|=][{KINDS}][0-9]+", descr)
+    if plain and descr[1] in SIZES and int(descr[2:]) not in SIZES[descr[1]]:
+        plain = None  # a float of 3 bytes, say: no such dtype
+    if isinstance(descr, str) and descr[1:2] not in ("O", "V") and not plain:
         raise _Damaged(f"array {name!r} has an unknown dtype {descr!r}")
     return descr, shape, header["fortran_order"]
