@@ -186,3 +186,13 @@ def test_blas_threads_follow_the_size_of_the_products():
     assert blas_threads_for([8, 16, 1], 32, cores=2) == 1
     assert blas_threads_for([784, 512, 256, 10], 128, cores=2) == 2
     assert blas_threads_for([784, 512, 256, 10], 128, cores=1) == 1
+
+
+def test_scoring_uses_one_blas_thread_for_small_networks_only():
+    """predict parses in a second thread: small networks leave it the other core, wide ones take both."""
+    from nncli.core.blas import scoring_threads
+
+    assert scoring_threads([12, 32, 1], cores=2) == 1
+    assert scoring_threads([12, 128, 128, 1], cores=2) == 1       # 18,048 multiply-adds per row
+    assert scoring_threads([12, 512, 512, 1], cores=2) == 2       # 268,800
+    assert scoring_threads([12, 512, 512, 1], cores=1) == 1

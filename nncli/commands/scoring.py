@@ -5,9 +5,10 @@ model file (``nncli.io.modelfile.forward``). Rows are read, encoded and predicte
 chunk at a time, so memory does not grow with the file.
 """
 
-from dataclasses import dataclass, field
-
 import csv
+import os
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from nncli.core.losses import get_loss
 from nncli.core.metrics import (RegressionSums, accuracy_from_confusion, balanced_accuracy, class_scores,
                                 confusion_matrix, macro_f1, predicted_classes, roc_auc)
 from nncli.core.preprocessing import TARGET_TRANSFORMS
-from nncli.core.blas import limit_blas
+from nncli.core.blas import limit_blas, scoring_threads
 from nncli.core.network import Workspace
 from nncli.io.encoding import class_matrix, column_text, encode_chunk
 from nncli.io.reading import read_ahead
@@ -222,9 +223,11 @@ def score_chunks(model, table, policy=None, passthrough=(), counts=None, target=
 def _scored(model, table, policy, passthrough, counts, text, read, target):
     columns, unknown = encoding_columns(model.meta), unknown_policy(model, policy)
     # A second thread reads the next chunk (read_ahead: pandas parses with the GIL released)
-    # while this one encodes, predicts and writes; a second BLAS thread would only contend with it.
+    # while this one encodes, predicts and writes; for a small network a second BLAS thread
+    # would only contend with it.
     workspace = Workspace(model.network, policy.chunk_size)
-    with limit_blas(1):
+    threads = scoring_threads(model.network.sizes)
+    with limit_blas(threads) if threads < (os.cpu_count() or 1) else nullcontext():
         for df in read_ahead(table.chunks(text, read, policy.chunk_size)):
             chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown, target)
             counts.add(chunk)
