@@ -201,3 +201,24 @@ def test_read_ahead_stops_its_thread_when_closed_early():
     worker.join(timeout=2)
     assert not worker.is_alive()
     assert len(made) < 10
+
+
+def test_read_ahead_closes_its_source_and_ends_even_when_the_source_fails_after_the_caller_left():
+    closed = []
+
+    def items():
+        try:
+            yield 0
+            yield 1
+            raise reading.DataError("late")
+        finally:
+            closed.append(True)
+
+    before = set(threading.enumerate())
+    ahead = reading.read_ahead(items())
+    assert next(ahead) == 0
+    (worker,) = set(threading.enumerate()) - before
+    threading.Event().wait(0.3)  # the thread queues 1, then fails with the queue full
+    ahead.close()
+    worker.join(timeout=2)
+    assert not worker.is_alive() and closed == [True]

@@ -350,20 +350,27 @@ def read_ahead(items, depth=1):
 
     made, stop, END = queue.Queue(maxsize=depth), threading.Event(), object()
 
+    def offer(entry):
+        """Queue ``entry`` unless the caller has stopped; False if it has."""
+        while not stop.is_set():
+            try:
+                made.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def make():
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        made.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer((item, None)):
                     return
-            made.put((END, None))
+            offer((END, None))
         except BaseException as exc:  # passed to the caller, raised there
-            made.put((END, exc))
+            offer((END, exc))
+        finally:
+            if hasattr(items, "close"):
+                items.close()  # a generator's own clean-up (its open file), in the thread that ran it
 
     worker = threading.Thread(target=make, name="nncli-read-ahead", daemon=True)
     worker.start()
