@@ -6,8 +6,6 @@ chunk at a time, so memory does not grow with the file.
 """
 
 import csv
-import os
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -226,8 +224,7 @@ def _scored(model, table, policy, passthrough, counts, text, read, target):
     # while this one encodes, predicts and writes; for a small network a second BLAS thread
     # would only contend with it.
     workspace = Workspace(model.network, policy.chunk_size)
-    threads = scoring_threads(model.network.sizes)
-    with limit_blas(threads) if threads < (os.cpu_count() or 1) else nullcontext():
+    with limit_blas(scoring_threads(model.network.sizes)):
         for df in read_ahead(table.chunks(text, read, policy.chunk_size)):
             chunk = encode_chunk(df, columns, table.where, table.place, policy.missing, unknown, target)
             counts.add(chunk)

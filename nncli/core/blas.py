@@ -6,6 +6,7 @@ networks, because the other core is parsing the next chunk of the file.
 """
 
 import os
+from contextlib import nullcontext
 
 # A step whose largest matrix product has fewer multiply-adds than this runs with one
 # BLAS thread: handing such products to a second thread costs more than it saves, and
@@ -20,7 +21,13 @@ SCORING_MULTITHREAD_MIN_MACS_PER_ROW = 40_000
 
 
 def limit_blas(threads):
-    """A context within which NumPy's BLAS uses ``threads`` threads (threadpoolctl)."""
+    """A context within which NumPy's BLAS uses ``threads`` threads (threadpoolctl).
+
+    ``threads`` equal to the core count is BLAS's own default: nothing is set (and
+    threadpoolctl is not loaded), so a limit set around the block stays in force.
+    """
+    if threads == (os.cpu_count() or 1):
+        return nullcontext()
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=threads, user_api="blas")

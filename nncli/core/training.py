@@ -17,9 +17,7 @@ or S seconds and hands it to a ``save`` function (the file is not the core's bus
 """
 
 import math
-import os
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -311,10 +309,7 @@ class Trainer:
 
     def _blas_limit(self, batch):
         """A context that runs the matrix products with the chosen number of BLAS threads."""
-        threads = self.blas_threads or blas_threads_for(self.network.sizes, batch)
-        if threads == os.cpu_count():
-            return nullcontext()  # BLAS's own default: no need to load threadpoolctl
-        return limit_blas(threads)
+        return limit_blas(self.blas_threads or blas_threads_for(self.network.sizes, batch))
 
     def _run_epoch(self, X, Y, batch, w=None):
         """One pass over the shuffled examples; returns the mean of the batch losses
