@@ -13,6 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from nncli.commands.pipeline import prepare_data
+from nncli.config.loading import load_config_dict
+from nncli.core.preprocessing import soft_clip
+from nncli.io import dataset
 from tests.predict_helpers import DATASETS, invoke, rows, write_rows
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -295,3 +299,46 @@ def test_a_model_keeps_its_unknown_category_policy(tmp_path, policy):
     if policy == "ignore":
         assert len(rows(invoke("predict", model, data).stdout)[1]) == 5
         assert invoke("predict", model, data, "--unknown", "error").exit_code == 2
+
+
+# --- scaling in blocks of rows ------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("clip", [None, np.array([3.0, 0.0, 1.5, 1e39])])
+def test_scaling_in_blocks_gives_the_bits_of_the_whole_array(monkeypatch, dtype, order, clip):
+    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 64)  # 16 rows of 4 features: many blocks, on two threads
+    rng = np.random.default_rng(0)
+    A = np.asarray(rng.normal(size=(1001, 4)) * [1, 1e3, 1e-3, 1e36], order=order)
+    A[700, 3] = 1e39  # scaled and clipped: 7e38, beyond float32 (inf) but not float64
+    mean, std = A.mean(axis=0), A.std(axis=0)
+    std[3] = 1.0
+    with np.errstate(all="ignore"):
+        expected = (A - mean) / std
+        expected = (expected if clip is None else soft_clip(expected, clip)).astype(dtype)
+    scaled, finite = dataset.scale_rows(A, mean, std, dtype, clip)
+    assert scaled.tobytes() == expected.tobytes() and scaled.flags.c_contiguous
+    assert finite is bool(np.isfinite(expected).all()) is (dtype is np.float64)  # 1e39 overflows float32
+
+
+def test_a_value_too_large_in_a_late_block_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 8)  # 4 rows of 2 features a block
+    data = tmp_path / "big.csv"
+    data.write_text("x1,x2,y\n" + "".join(f"{i},{1e39 if i == 93 else -i},{i % 3}\n" for i in range(100)))
+    layers = [{"units": 1, "activation": "linear"}]
+    result = train(tmp_path, data, "y", layers, "mse", expect=2, scaling="none", clip=1e39)
+    assert "column 'x2' holds values such as 1e+39, too large to standardise in float32" in result.stderr
+
+
+@pytest.mark.parametrize("validation", [0, 0.2])
+def test_prepare_data_gives_the_same_arrays_in_small_blocks(monkeypatch, validation):
+    config = load_config_dict({
+        "data": {"path": str(HOUSES), "target": "price", "validation": validation, "clip": 2.0},
+        "model": {"layers": [{"units": 1, "activation": "linear"}]}, "loss": "mse",
+        "training": {"learning_rate": 0.01, "epochs": 1}})
+    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 1 << 40)  # one block: the whole arrays at once
+    whole = prepare_data(config)
+    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 50)
+    blocks = prepare_data(config)
+    for name in ("X_train", "Y_train", "X_val", "Y_val", "x_mean", "x_std", "y_mean", "y_std", "x_clip"):
+        a, b = getattr(whole, name), getattr(blocks, name)
+        assert (a is None and b is None) or a.tobytes() == b.tobytes(), name
