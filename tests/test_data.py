@@ -206,3 +206,15 @@ def test_category_codes_by_dict_and_by_index_agree(n_distinct):
     codes = category_codes(pd.Series(values, dtype=object), categories)
     expected = [categories.index(v) if v in categories else -1 for v in values]
     assert codes.tolist() == expected
+
+
+@pytest.mark.parametrize("n_categories", [1, 4, 16, 17, 40])
+def test_one_hot_by_column_and_by_scatter_agree(n_categories):
+    """Few categories are filled column by column, many by a scatter: the same 0s and 1s, unseen all 0."""
+    from nncli.io.encoding import one_hot
+
+    codes = np.random.default_rng(0).integers(-1, n_categories, 1000)
+    out = np.full((n_categories, 1000), np.nan).T  # Fortran order, as encode_chunk gives it
+    one_hot(codes, out)
+    expected = (codes[:, None] == np.arange(n_categories)).astype(np.float64)
+    assert out.tobytes(order="F") == np.asfortranarray(expected).tobytes(order="F")

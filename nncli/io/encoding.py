@@ -219,9 +219,7 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
             j += 1
         else:
             k = len(spec["categories"])
-            X[:, j:j + k] = 0.0  # then a 1 in each row's category; code -1 (unseen): all zeros
-            seen = np.flatnonzero(values >= 0)
-            X[seen, j + values[seen]] = 1.0
+            one_hot(values, X[:, j:j + k])
             n_unknown += int(bad[take].sum())
             j += k
         if spec.get("impute") is not None:
@@ -232,6 +230,29 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
     y = scans[-1][0][take] if target else None
     return Chunk(X, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
                  int((number_rows & ~missing_rows & dropped).sum()), n_unknown, n_imputed)
+
+
+ONE_HOT_BY_COLUMN = 16  # up to this many categories, one_hot fills column by column
+
+
+def one_hot(codes, out):
+    """Write the one-hot encoding of ``codes`` into ``out``.
+
+    Parameters
+    ----------
+    codes : int ndarray of shape (m,), category indices, -1 for an unseen category (all zeros)
+    out : float ndarray of shape (m, K), Fortran order (each column contiguous)
+    """
+    if out.shape[1] <= ONE_HOT_BY_COLUMN:
+        # One streaming pass per contiguous column, no scatter into the rows: the quicker for few
+        # categories (1,000,000 rows of 4: 3 ms instead of 11; with 30, on 50,000 rows, the scatter wins).
+        for k in range(out.shape[1]):
+            np.equal(codes, k, out=out[:, k])
+        return
+    # Many categories: zeroing is at memory speed, and the scatter writes one value per row.
+    out[...] = 0.0
+    seen = np.flatnonzero(codes >= 0)
+    out[seen, codes[seen]] = 1.0
 
 
 def _scan(col, spec):
