@@ -388,20 +388,32 @@ def _feature_scaling(X, columns, kinds, scaling, warnings):
     x_mean, x_std = np.zeros(n), np.ones(n)
     if scaling == "none":
         return x_mean, x_std
-    scaler, constant = get_scaler(scaling), []
-    for j, (name, kind) in enumerate(zip(feature_names(columns), kinds)):
-        if kind != "numeric":
-            continue
-        x_mean[j], scale = scaler(X[:, j])
+    numeric = [j for j, kind in enumerate(kinds) if kind == "numeric"]
+    names, constant = feature_names(columns), []
+    for j, (centre, scale) in zip(numeric, _column_stats(get_scaler(scaling), X, numeric)):
+        x_mean[j] = centre
         if scale == 0:
-            constant.append(name)  # dividing by 0 would give nan: pass it through centred
+            constant.append(names[j])  # dividing by 0 would give nan: pass it through centred
         else:
             x_std[j] = scale
     if constant:
-        names = ", ".join(repr(n) for n in constant[:5]) + (", ..." if len(constant) > 5 else "")
+        listed = ", ".join(repr(n) for n in constant[:5]) + (", ..." if len(constant) > 5 else "")
         warnings.append(f"{len(constant)} feature(s) constant in the training data, centred but not "
-                        f"scaled: {names}")
+                        f"scaled: {listed}")
     return x_mean, x_std
+
+
+def _column_stats(scaler, X, columns):
+    """``scaler(X[:, j])`` for each j in ``columns``, on two threads (NumPy releases the GIL;
+    each column's numbers are the same on either thread)."""
+    def stats(j):
+        with np.errstate(all="ignore"):  # errstate is per thread; overflow is caught by the caller
+            return scaler(X[:, j])
+
+    if len(columns) < 2:
+        return [stats(j) for j in columns]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(stats, columns))
 
 
 # --- what the model file says about it ---------------------------------------------------
