@@ -342,3 +342,11 @@ def test_prepare_data_gives_the_same_arrays_in_small_blocks(monkeypatch, validat
     for name in ("X_train", "Y_train", "X_val", "Y_val", "x_mean", "x_std", "y_mean", "y_std", "x_clip"):
         a, b = getattr(whole, name), getattr(blocks, name)
         assert (a is None and b is None) or a.tobytes() == b.tobytes(), name
+
+
+def test_take_rows_gives_the_rows_in_fortran_order():
+    X = np.asfortranarray(np.random.default_rng(0).normal(size=(500, 7)))
+    rows = np.random.default_rng(1).permutation(500)[:123]
+    taken = dataset.take_rows(X, rows)
+    assert taken.flags.f_contiguous and np.array_equal(taken, X[rows])
+    assert np.shares_memory(dataset.take_rows(X, slice(None)), X)  # every row: a view, no copy
