@@ -81,7 +81,7 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
         train_rows, val_rows = split_rows(len(df), data_cfg.validation, rng or np.random.default_rng(seed),
                                           where, strata)
 
-    specs = _imputation(df.iloc[train_rows], columns, data_cfg, where)
+    specs = _imputation(df, train_rows, columns, data_cfg, where)
     X = encode_features(df, specs, where)
     if val_df is not None:
         X_val = encode_features(val_df, specs, data_cfg.validation)
@@ -263,8 +263,9 @@ def _handle_missing(df, names, data_cfg, where, warnings):
                     f"{TRAINING_HINTS['missing']}")
 
 
-def _imputation(train_df, columns, data_cfg, where):
-    """The columns with their impute value and indicator, learnt on the training rows.
+def _imputation(df, train_rows, columns, data_cfg, where):
+    """The columns with their impute value and indicator, learnt on the training rows
+    (``train_rows`` of ``df``, gathered only for the columns that need them).
 
     Numeric columns take data.impute (mean, median, most_frequent) of their training
     values; categorical columns their most frequent training category (ties: the first
@@ -275,7 +276,7 @@ def _imputation(train_df, columns, data_cfg, where):
         return columns
     specs = []
     for column in columns:
-        col = train_df[column["name"]]
+        col = df[column["name"]].iloc[train_rows]
         present = col.dropna()
         if present.empty:
             raise DataError(f"{where}: column {column['name']!r} has no values in the training rows, so nothing "
