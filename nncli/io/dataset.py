@@ -7,7 +7,6 @@ features (imputed, with indicators), then scale (data.scaling) and clip (data.cl
 with training-split statistics. Everything learnt is returned for the model file.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +17,7 @@ from nncli.errors import DataError
 from nncli.io.encoding import (TRAINING_HINTS, describe_columns, encode_features, encode_target,
                                feature_kinds, feature_names, first_missing, indicator_name, natural_sort,
                                target_classes)
+from nncli.io.parallel import map_on_threads
 from nncli.io.reading import first_duplicate, place_of_row, read_table, require_columns
 
 
@@ -185,9 +185,9 @@ def scale_rows(A, mean, std, dtype, clip=None):
     """(A - mean) / std, soft-clipped if ``clip`` is given, cast to ``dtype``, block of rows by block.
 
     Each block goes through every step while it is in cache: one pass over memory instead
-    of one per step. The two halves of the rows are scaled on two threads (NumPy releases
-    the GIL in its loops). Each value sees the same operations as on the whole array
-    (float64 subtract, divide, soft_clip, cast), so the result has the same bits.
+    of one per step. The two halves of the rows are scaled on two threads. Each value sees
+    the same operations as on the whole array (float64 subtract, divide, soft_clip, cast),
+    so the result has the same bits.
 
     Parameters
     ----------
@@ -222,12 +222,8 @@ def scale_rows(A, mean, std, dtype, clip=None):
         return finite
 
     middle = (m // 2 + block - 1) // block * block  # the second half starts on a block boundary
-    if middle == 0 or middle >= m:
-        return scaled, scale_part(0, m)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        second = pool.submit(scale_part, middle, m)
-        first = scale_part(0, middle)
-        return scaled, first and second.result()
+    halves = [(0, middle), (middle, m)] if 0 < middle < m else [(0, m)]
+    return scaled, all(map_on_threads(lambda half: scale_part(*half), halves))
 
 
 def _finite(scaled, raw, names, where):
@@ -342,9 +338,9 @@ def _class_of_rows(Y, task):
 def take_rows(X, rows):
     """``X[rows]``, in Fortran order as X: column by column, on two threads.
 
-    Each column is a contiguous gather (NumPy releases the GIL in it); ``X[rows]`` of a
-    Fortran-ordered X gathers row by row, 12 scattered values at a time, 2.4x slower
-    (800,000 of 1,000,000 rows of 12 features: 42 ms instead of 101).
+    Each column is a contiguous gather; ``X[rows]`` of a Fortran-ordered X gathers row by
+    row, 12 scattered values at a time, 2.4x slower (800,000 of 1,000,000 rows of 12
+    features: 42 ms instead of 101).
 
     Parameters
     ----------
@@ -355,11 +351,7 @@ def take_rows(X, rows):
         return X[rows]
     out = np.empty((X.shape[1], len(rows)), X.dtype).T
 
-    def take(j):
-        np.take(X[:, j], rows, out=out[:, j])
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(take, range(X.shape[1])))
+    map_on_threads(lambda j: np.take(X[:, j], rows, out=out[:, j]), range(X.shape[1]))
     return out
 
 
@@ -429,16 +421,13 @@ def _feature_scaling(X, columns, kinds, scaling, warnings):
 
 
 def _column_stats(scaler, X, columns):
-    """``scaler(X[:, j])`` for each j in ``columns``, on two threads (NumPy releases the GIL;
-    each column's numbers are the same on either thread)."""
+    """``scaler(X[:, j])`` for each j in ``columns``, on two threads (each column's numbers
+    are the same on either thread)."""
     def stats(j):
         with np.errstate(all="ignore"):  # errstate is per thread; overflow is caught by the caller
             return scaler(X[:, j])
 
-    if len(columns) < 2:
-        return [stats(j) for j in columns]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(stats, columns))
+    return map_on_threads(stats, columns)
 
 
 # --- what the model file says about it ---------------------------------------------------
