@@ -12,6 +12,7 @@ import pandas as pd
 
 from nncli.errors import DataError
 from nncli.io.features import encoded_features, feature_kinds, feature_names, indicator_name  # noqa: F401
+from nncli.io.parallel import map_on_threads
 from nncli.io.reading import place_of_row, require_columns
 
 
@@ -210,26 +211,43 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
     # Column by column, in Fortran order: each feature's values are contiguous, so filling them
     # and computing their statistics (training's scaling) run at memory speed.
     X = np.empty((len(feature_names(columns)), int(kept.sum()))).T
-    j, n_unknown, n_imputed = 0, 0, 0
     take = kept if dropped.any() else slice(None)  # every row kept: views, not copies
-    for spec, (values, _, bad), miss in zip(columns, scans, was_missing):
-        values = values[take]
-        if spec["kind"] == "numeric":
-            X[:, j] = values
-            j += 1
-        else:
-            k = len(spec["categories"])
-            one_hot(values, X[:, j:j + k])
-            n_unknown += int(bad[take].sum())
-            j += k
-        if spec.get("impute") is not None:
-            n_imputed += int(miss[take].sum())
-        if spec.get("indicator"):
-            X[:, j] = miss[take]
-            j += 1
+    parts, j = [], 0
+    for spec, (values, _, _), miss in zip(columns, scans, was_missing):
+        width = (1 if spec["kind"] == "numeric" else len(spec["categories"])) + bool(spec.get("indicator"))
+        parts.append((spec, values, miss, X[:, j:j + width]))
+        j += width
+
+    def fill(part):
+        _fill_features(*part, take)
+
+    if len(X) >= THREADED_ROWS:
+        map_on_threads(fill, parts)
+    else:
+        for part in parts:
+            fill(part)
+    n_unknown = sum(int(bad[take].sum()) for spec, (_, _, bad) in zip(columns, scans)
+                    if spec["kind"] != "numeric")
+    n_imputed = sum(int(miss[take].sum()) for spec, miss in zip(columns, was_missing)
+                    if spec.get("impute") is not None)
     y = scans[-1][0][take] if target else None
     return Chunk(X, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
                  int((number_rows & ~missing_rows & dropped).sum()), n_unknown, n_imputed)
+
+
+THREADED_ROWS = 200_000  # encode_chunk fills the columns of X on two threads from this many rows
+
+
+def _fill_features(spec, values, miss, out, take):
+    """Write the features of one column's kept rows (``take``) into ``out``, its columns of X:
+    its value or one-hot categories, then its missing-value indicator."""
+    values = values[take]
+    if spec["kind"] == "numeric":
+        out[:, 0] = values
+    else:
+        one_hot(values, out[:, :len(spec["categories"])])
+    if spec.get("indicator"):
+        out[:, -1] = miss[take]
 
 
 ONE_HOT_BY_COLUMN = 16  # up to this many categories, one_hot fills column by column
