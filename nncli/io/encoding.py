@@ -40,30 +40,36 @@ def describe_columns(df, names, categorical, where):
     columns = []
     for name in names:
         col = df[name]
-        if name in categorical or not pd.api.types.is_numeric_dtype(col) and not _numbers_only(col, name, where):
-            cats = natural_sort(_distinct_text(col))
-            columns.append({"name": name, "kind": "categorical", "categories": cats})
-        else:
-            columns.append({"name": name, "kind": "numeric", "categories": []})
+        kind, cats = "numeric", []
+        if name in categorical or not pd.api.types.is_numeric_dtype(col):
+            distinct = _distinct(col)  # found once, for both questions
+            if name in categorical or not _numbers_only(col, distinct, name, where):
+                kind, cats = "categorical", natural_sort(_as_text(distinct))
+        columns.append({"name": name, "kind": kind, "categories": cats})
     return columns
 
 
-def _distinct_text(col):
-    """The distinct present values of a column, as strings (each distinct value converted once)."""
-    return pd.Series(col.dropna().unique()).astype(str).unique().tolist()
+def _distinct(col):
+    """The distinct present values of a column, each once (a Series): a column of many rows
+    has few values, and converting those is quicker than converting the rows."""
+    return pd.Series(col.dropna().unique())
 
 
-def _numbers_only(col, name, where):
-    """True if a text column holds numbers only; DataError if it mixes numbers and text."""
-    values = col.dropna()
-    # Each distinct value once: a column of many rows has few values (to_numeric is slow).
-    uniques = pd.Series(values.unique())
-    numbers = pd.to_numeric(uniques, errors="coerce")
+def _as_text(distinct):
+    """Distinct values (``_distinct``) as a list of distinct strings."""
+    return distinct.astype(str).unique().tolist()
+
+
+def _numbers_only(col, distinct, name, where):
+    """True if a text column holds numbers only (``distinct``: its distinct values); DataError
+    if it mixes numbers and text."""
+    numbers = pd.to_numeric(distinct, errors="coerce")
     if numbers.isna().all():
         return False  # text: a categorical column
     if numbers.notna().all():
         return True
-    bad = values.isin(uniques[numbers.isna()]).idxmax()  # the first row holding a non-number
+    values = col.dropna()
+    bad = values.isin(distinct[numbers.isna()]).idxmax()  # the first row holding a non-number
     raise DataError(
         f"{where}: column {name!r} holds numbers and text; value {values[bad]!r} on "
         f"{place_of_row(where, bad)} is not a number. Fix the value, or list the column in data.categorical "
@@ -105,7 +111,7 @@ def encode_features(df, columns, where):
 # --- target -------------------------------------------------------------------------
 def target_classes(df, target, task, where):
     """The class labels in output-unit order (natural order), checked for the task."""
-    classes = natural_sort(_distinct_text(df[target]))
+    classes = natural_sort(_as_text(_distinct(df[target])))
     if len(classes) < 2:
         raise DataError(f"{where}: target {target!r} has only one class ({classes[0] if classes else 'none'}); "
                         "a classifier needs at least two")
