@@ -17,6 +17,7 @@ from nncli.commands.pipeline import prepare_data
 from nncli.config.loading import load_config_dict
 from nncli.core.preprocessing import soft_clip
 from nncli.io import dataset
+from nncli.io.encoding import Features
 from tests.predict_helpers import DATASETS, invoke, rows, write_rows
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -302,22 +303,51 @@ def test_a_model_keeps_its_unknown_category_policy(tmp_path, policy):
 
 
 # --- scaling in blocks of rows ------------------------------------------------------------------------
+def some_features(m, rng):
+    """Features of m rows: numeric columns of very different scales (one with a missing-value
+    indicator, one holding 1e39 on row 700) and a categorical one (code -1: unseen)."""
+    columns = [{"name": "a", "kind": "numeric", "categories": []},
+               {"name": "b", "kind": "numeric", "categories": [], "indicator": True},
+               {"name": "c", "kind": "categorical", "categories": ["x", "y", "z"]},
+               {"name": "d", "kind": "numeric", "categories": []}]
+    values = [rng.normal(size=m), rng.normal(size=m) * 1e3, rng.integers(-1, 3, m), rng.normal(size=m) * 1e36]
+    values[3][700] = 1e39  # scaled (by 1) and clipped (at 1e39): 7e38, beyond float32 (inf) but not float64
+    missing = [np.zeros(m, bool), rng.random(m) < 0.1, np.zeros(m, bool), np.zeros(m, bool)]
+    return Features(columns, values, missing)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("order", ["C", "F"])
-@pytest.mark.parametrize("clip", [None, np.array([3.0, 0.0, 1.5, 1e39])])
-def test_scaling_in_blocks_gives_the_bits_of_the_whole_array(monkeypatch, dtype, order, clip):
-    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 64)  # 16 rows of 4 features: many blocks, on two threads
+@pytest.mark.parametrize("every_row", [True, False])
+@pytest.mark.parametrize("clip", [None, np.array([3.0, 1.5, 0, 0, 0, 0, 1e39])])
+def test_scaling_in_blocks_gives_the_bits_of_the_whole_array(monkeypatch, dtype, every_row, clip):
+    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 70)  # 10 rows of 7 features: many blocks, on two threads
     rng = np.random.default_rng(0)
-    A = np.asarray(rng.normal(size=(1001, 4)) * [1, 1e3, 1e-3, 1e36], order=order)
-    A[700, 3] = 1e39  # scaled and clipped: 7e38, beyond float32 (inf) but not float64
-    mean, std = A.mean(axis=0), A.std(axis=0)
-    std[3] = 1.0
+    features = some_features(1001, rng)
+    rows = slice(None) if every_row else rng.permutation(1001)  # a permutation: row 700 is in
+    X = features.array()[rows]
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    mean[-1], std[-1] = 0.0, 1.0
     with np.errstate(all="ignore"):
-        expected = (A - mean) / std
+        expected = (X - mean) / std
         expected = (expected if clip is None else soft_clip(expected, clip)).astype(dtype)
-    scaled, finite = dataset.scale_rows(A, mean, std, dtype, clip)
+    scaled, finite = dataset.scale_rows(features, rows, mean, std, dtype, clip)
     assert scaled.tobytes() == expected.tobytes() and scaled.flags.c_contiguous
     assert finite is bool(np.isfinite(expected).all()) is (dtype is np.float64)  # 1e39 overflows float32
+
+
+def test_features_fill_and_column_are_the_rows_and_columns_of_x():
+    rng = np.random.default_rng(0)
+    features = some_features(1001, rng)
+    X = features.array()
+    assert X.shape == features.shape == (1001, 7) and X.flags.f_contiguous
+    assert X[3, 2:6].tolist() == [float(features.missing[1][3])] + [float(features.values[2][3] == k) for k in range(3)]
+    rows = rng.permutation(1001)[:300]
+    out = np.empty((300, 7))
+    features.fill(out, rows)
+    assert np.array_equal(out, X[rows])
+    for j in range(7):
+        assert np.array_equal(features.column(j, rows), X[rows, j]) and np.array_equal(features.column(j), X[:, j])
+    assert np.shares_memory(features.column(0), features.values[0])  # every row of a numeric feature: a view
 
 
 def test_a_value_too_large_in_a_late_block_is_named(tmp_path, monkeypatch):
@@ -342,11 +372,3 @@ def test_prepare_data_gives_the_same_arrays_in_small_blocks(monkeypatch, validat
     for name in ("X_train", "Y_train", "X_val", "Y_val", "x_mean", "x_std", "y_mean", "y_std", "x_clip"):
         a, b = getattr(whole, name), getattr(blocks, name)
         assert (a is None and b is None) or a.tobytes() == b.tobytes(), name
-
-
-def test_take_rows_gives_the_rows_in_fortran_order():
-    X = np.asfortranarray(np.random.default_rng(0).normal(size=(500, 7)))
-    rows = np.random.default_rng(1).permutation(500)[:123]
-    taken = dataset.take_rows(X, rows)
-    assert taken.flags.f_contiguous and np.array_equal(taken, X[rows])
-    assert np.shares_memory(dataset.take_rows(X, slice(None)), X)  # every row: a view, no copy

@@ -82,16 +82,19 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
                                           where, strata)
 
     specs = _imputation(df, train_rows, columns, data_cfg, where)
-    X = encode_features(df, specs, where)
+    # The features column by column: X of the training and validation rows is never built
+    # unscaled, only scaled (scale_rows), block of rows by block.
+    features = encode_features(df, specs, where)
     if val_df is not None:
-        X_val = encode_features(val_df, specs, data_cfg.validation)
+        val = encode_features(val_df, specs, data_cfg.validation), slice(None)
         Y_val = _target(val_df, data_cfg, task, classes, data_cfg.validation)
         w_val = _weights(val_df, data_cfg.weight, data_cfg.validation)
     elif data_cfg.validation > 0:
-        X_val, Y_val, w_val = take_rows(X, val_rows), Y[val_rows], None if weights is None else weights[val_rows]
+        val = features, val_rows
+        Y_val, w_val = Y[val_rows], None if weights is None else weights[val_rows]
     else:
-        X_val = Y_val = w_val = None
-    X, Y = take_rows(X, train_rows), Y[train_rows]
+        val = Y_val = w_val = None
+    Y = Y[train_rows]
     weights = None if weights is None else weights[train_rows]
     if weights is not None and not weights.sum() > 0:
         raise DataError(f"{where}: the sample weights (data.weight {data_cfg.weight!r}) of the training rows "
@@ -99,7 +102,7 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
 
     kinds = feature_kinds(specs)
     with np.errstate(all="ignore"):  # overflowing statistics are caught by _finite below
-        x_mean, x_std = _feature_scaling(X, specs, kinds, data_cfg.scaling, warnings)
+        x_mean, x_std = _feature_scaling(features, train_rows, specs, kinds, data_cfg.scaling, warnings)
     c = clip_bound(data_cfg.clip)
     x_clip = None if c is None else np.where(np.asarray(kinds) == "numeric", c, 0.0)
     y_mean, y_std = _target_scaling(Y, task, data_cfg.standardize_target)
@@ -112,15 +115,21 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
             raise DataError(f"{where}: column {labels[int(np.argmax(bad))]!r} holds values too large "
                             "to standardise; rescale the column")
 
-    def scale(A, mean, std, names, clip=None):
-        if A is None:
+    def scale_x(features, rows):
+        scaled, finite = scale_rows(features, rows, x_mean, x_std, dtype, x_clip)
+        return scaled if finite else _finite(scaled, lambda j: features.column(j, rows), names, where)
+
+    def scale_y(Y):
+        if Y is None:
             return None
-        scaled, finite = scale_rows(A, mean, std, dtype, clip)
-        return scaled if finite else _finite(scaled, A, names, where)
+        with np.errstate(all="ignore"):  # overflow (in the cast) is found by _finite
+            scaled = np.subtract(Y, y_shift)
+            scaled /= y_scale  # in place: the same values as (Y - y_shift) / y_scale, one array fewer
+            scaled = scaled.astype(dtype, order="C")
+        return _finite(scaled, lambda j: Y[:, j], y_names, where)
 
     y_names = [data_cfg.target] * Y.shape[1]
-    ds = Dataset(scale(X, x_mean, x_std, names, x_clip), scale(Y, y_shift, y_scale, y_names),
-                 scale(X_val, x_mean, x_std, names, x_clip), scale(Y_val, y_shift, y_scale, y_names),
+    ds = Dataset(scale_x(features, train_rows), scale_y(Y), None if val is None else scale_x(*val), scale_y(Y_val),
                  names, columns, data_cfg.target, task, classes,
                  x_mean, x_std, y_mean, y_std, warnings, x_clip,
                  target_transform=data_cfg.target_transform,
@@ -181,44 +190,49 @@ def feature_columns(data_cfg, columns, where):
 BLOCK_ELEMENTS = 1 << 16  # values scaled at a time: a block (512 kB in float64) stays in cache
 
 
-def scale_rows(A, mean, std, dtype, clip=None):
-    """(A - mean) / std, soft-clipped if ``clip`` is given, cast to ``dtype``, block of rows by block.
+def scale_rows(features, rows, mean, std, dtype, clip=None):
+    """(X - mean) / std of the rows ``rows`` of X, soft-clipped if ``clip`` is given, cast to
+    ``dtype``; block of rows by block, X never built.
 
-    Each block goes through every step while it is in cache: one pass over memory instead
-    of one per step. The two halves of the rows are scaled on two threads. Each value sees
-    the same operations as on the whole array (float64 subtract, divide, soft_clip, cast),
-    so the result has the same bits.
+    Each block of X is written (``Features.fill``) and goes through every step while it is in
+    cache: one pass over memory instead of one per step. The two halves of the rows are
+    scaled on two threads. Each value sees the same operations as on the whole of X (float64
+    subtract, divide, soft_clip, cast), so the result has the same bits.
 
     Parameters
     ----------
-    A : ndarray of shape (m, n), float64, any memory order
-    mean, std : ndarray of shape (n,)
+    features : nncli.io.encoding.Features, X column by column
+    rows : int ndarray of row indices, or slice(None) for every row
+    mean, std : ndarray of shape (n_features,)
     dtype : the dtype of the result
-    clip : ndarray of shape (n,) for ``soft_clip``, or None
+    clip : ndarray of shape (n_features,) for ``soft_clip``, or None
 
     Returns
     -------
-    scaled : ndarray of shape (m, n), ``dtype``, C order (the training loop gathers batches of rows)
+    scaled : ndarray of shape (n_rows, n_features), ``dtype``, C order (the training loop gathers batches of rows)
     finite : bool, True if every value of ``scaled`` is finite
     """
-    m, n = A.shape
+    m, n = features.shape
+    m = m if isinstance(rows, slice) else len(rows)
     scaled = np.empty((m, n), dtype)
     block = max(1, BLOCK_ELEMENTS // max(n, 1))
 
     def scale_part(start, stop):
-        """Scale rows start:stop into ``scaled``; True if they are all finite."""
+        """Scale rows start:stop of the result into ``scaled``; True if they are all finite."""
         finite = True
-        buffer = np.empty_like(A[start:start + block])  # laid out as A is: the subtraction streams
+        buffer = np.empty((n, min(block, stop - start))).T  # Fortran order: each feature written contiguously
         # Overflow shows as inf or nan (found by the caller); errstate is per thread.
         with np.errstate(all="ignore"):
             for lo in range(start, stop, block):
-                rows = slice(lo, min(lo + block, stop))
-                part = np.subtract(A[rows], mean, out=buffer[:rows.stop - rows.start])
+                part = buffer[:min(block, stop - lo)]
+                hi = lo + len(part)
+                features.fill(part, slice(lo, hi) if isinstance(rows, slice) else rows[lo:hi])
+                np.subtract(part, mean, out=part)
                 part /= std
                 if clip is not None:
                     part = soft_clip(part, clip)
-                scaled[rows] = part
-                finite = finite and bool(np.isfinite(scaled[rows]).all())
+                scaled[lo:hi] = part
+                finite = finite and bool(np.isfinite(scaled[lo:hi]).all())
         return finite
 
     middle = (m // 2 + block - 1) // block * block  # the second half starts on a block boundary
@@ -226,12 +240,13 @@ def scale_rows(A, mean, std, dtype, clip=None):
     return scaled, all(map_on_threads(lambda half: scale_part(*half), halves))
 
 
-def _finite(scaled, raw, names, where):
-    """``scaled``, or DataError naming the column whose values overflow the training dtype."""
+def _finite(scaled, raw_column, names, where):
+    """``scaled``, or DataError naming the column whose values overflow the training dtype
+    (``raw_column(j)``: the values of column j before scaling)."""
     if np.isfinite(scaled).all():
         return scaled
     j = int(np.argmax(~np.isfinite(scaled).all(axis=0)))
-    value = raw[np.argmax(~np.isfinite(scaled[:, j])), j]
+    value = raw_column(j)[np.argmax(~np.isfinite(scaled[:, j]))]
     raise DataError(f"{where}: column {names[j]!r} holds values such as {value:g}, too large to "
                     f"standardise in {scaled.dtype}; rescale the column")
 
@@ -335,26 +350,6 @@ def _class_of_rows(Y, task):
     return Y[:, 0].astype(np.int64) if task == "binary" else Y.argmax(axis=1)
 
 
-def take_rows(X, rows):
-    """``X[rows]``, in Fortran order as X: column by column, on two threads.
-
-    Each column is a contiguous gather; ``X[rows]`` of a Fortran-ordered X gathers row by
-    row, 12 scattered values at a time, 2.4x slower (800,000 of 1,000,000 rows of 12
-    features: 42 ms instead of 101).
-
-    Parameters
-    ----------
-    X : ndarray of shape (m, n), Fortran order
-    rows : int ndarray of row indices, or a slice (then a view)
-    """
-    if isinstance(rows, slice):
-        return X[rows]
-    out = np.empty((X.shape[1], len(rows)), X.dtype).T
-
-    map_on_threads(lambda j: np.take(X[:, j], rows, out=out[:, j]), range(X.shape[1]))
-    return out
-
-
 def split_rows(m, fraction, rng, where, strata=None):
     """Row indices (train, validation) holding out round(fraction · m) rows.
 
@@ -398,16 +393,17 @@ def _quotas(counts, fraction, n_val):
 
 
 # --- scaling --------------------------------------------------------------------------
-def _feature_scaling(X, columns, kinds, scaling, warnings):
+def _feature_scaling(features, rows, columns, kinds, scaling, warnings):
     """x_mean, x_std: centre and scale of each numeric feature (data.scaling) from the
-    training rows; one-hot and indicator features pass through (0, 1)."""
-    n = X.shape[1]
+    training rows (``rows`` of ``features``); one-hot and indicator features pass through (0, 1)."""
+    n = features.shape[1]
     x_mean, x_std = np.zeros(n), np.ones(n)
     if scaling == "none":
         return x_mean, x_std
     numeric = [j for j, kind in enumerate(kinds) if kind == "numeric"]
     names, constant = feature_names(columns), []
-    for j, (centre, scale) in zip(numeric, _column_stats(get_scaler(scaling), X, numeric)):
+    column = lambda j: features.column(j, rows)  # noqa: E731  contiguous: a view, or gathered
+    for j, (centre, scale) in zip(numeric, _column_stats(get_scaler(scaling), column, numeric)):
         x_mean[j] = centre
         if scale == 0:
             constant.append(names[j])  # dividing by 0 would give nan: pass it through centred
@@ -420,12 +416,12 @@ def _feature_scaling(X, columns, kinds, scaling, warnings):
     return x_mean, x_std
 
 
-def _column_stats(scaler, X, columns):
-    """``scaler(X[:, j])`` for each j in ``columns``, on two threads (each column's numbers
+def _column_stats(scaler, column, columns):
+    """``scaler(column(j))`` for each j in ``columns``, on two threads (each column's numbers
     are the same on either thread)."""
     def stats(j):
         with np.errstate(all="ignore"):  # errstate is per thread; overflow is caught by the caller
-            return scaler(X[:, j])
+            return scaler(column(j))
 
     return map_on_threads(stats, columns)
 

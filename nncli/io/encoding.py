@@ -101,11 +101,11 @@ def encode_features(df, columns, where):
 
     Returns
     -------
-    X : ndarray of shape (len(df), n_features), float64 in Fortran order (columns contiguous), not yet standardised
+    Features of len(df) rows, not yet standardised (``Features.array()`` is X)
     """
     require_columns(df, [c["name"] for c in columns], where, "feature")
     return encode_chunk(df, columns, where, lambda row: place_of_row(where, row),
-                        hints=TRAINING_HINTS).X
+                        hints=TRAINING_HINTS).features
 
 
 # --- target -------------------------------------------------------------------------
@@ -157,17 +157,99 @@ def class_matrix(codes, task, n_classes, dtype):
 
 
 @dataclass
+class Features:
+    """The encoded features of m rows, held column by column: no 2-D array until asked for.
+
+    ``array`` gives X; ``fill`` writes any rows of X into an array, so that training's
+    scaling works block by block without X; ``column`` gives one feature.
+
+    columns : list of {"name", "kind", "categories", "indicator"} (as ``encode_chunk`` takes them)
+    values : per column, ndarray of shape (m,): float64 numbers, or category codes (-1: unseen),
+        missing values imputed
+    missing : per column, bool ndarray of shape (m,): the value was missing (before imputation)
+    """
+
+    columns: list
+    values: list
+    missing: list
+
+    @property
+    def shape(self):
+        """(m, n_features): the shape of X."""
+        return len(self.missing[0]) if self.missing else 0, len(feature_names(self.columns))
+
+    def array(self):
+        """X : ndarray of shape (m, n_features), float64 in Fortran order (each feature contiguous)."""
+        m, n = self.shape
+        X = np.empty((n, m)).T
+        self.fill(X, threaded=m >= THREADED_ROWS)
+        return X
+
+    def fill(self, out, rows=slice(None), threaded=False):
+        """Write the features of ``rows`` (a slice or an index array) into ``out``, ndarray of
+        shape (n_rows, n_features), column by column (quickest in Fortran order); on two
+        threads if ``threaded``, each filling whole columns."""
+        def fill_column(c):
+            lo, hi = spans[c]
+            _fill_features(self.columns[c], self.values[c], self.missing[c], out[:, lo:hi], rows)
+
+        spans = self._spans()
+        if threaded:
+            map_on_threads(fill_column, range(len(spans)))
+        else:
+            for c in range(len(spans)):
+                fill_column(c)
+
+    def column(self, j, rows=slice(None)):
+        """Feature j of ``rows``, float64 ndarray of shape (n_rows,) (for a numeric feature and
+        a slice of rows, a view of its values)."""
+        spans = self._spans()
+        c = next(c for c, (_, end) in enumerate(spans) if j < end)  # the column of feature j
+        spec, (lo, hi) = self.columns[c], spans[c]
+        if spec.get("indicator") and j == hi - 1:
+            return self.missing[c][rows].astype(np.float64)
+        if spec["kind"] == "numeric":
+            return self.values[c][rows]
+        return (self.values[c][rows] == j - lo).astype(np.float64)
+
+    def _spans(self):
+        """(first, end) of the features of each column, in X."""
+        spans, j = [], 0
+        for spec in self.columns:
+            width = (1 if spec["kind"] == "numeric" else len(spec["categories"])) + bool(spec.get("indicator"))
+            spans.append((j, j + width))
+            j += width
+        return spans
+
+
+THREADED_ROWS = 200_000  # Features.array fills the columns of X on two threads from this many rows
+
+
+def _fill_features(spec, values, missing, out, rows):
+    """Write the features of one column for ``rows`` into ``out``, its columns of X: its value
+    or one-hot categories, then its missing-value indicator."""
+    values = values[rows]
+    if spec["kind"] == "numeric":
+        out[:, 0] = values
+    else:
+        one_hot(values, out[:, :len(spec["categories"])])
+    if spec.get("indicator"):
+        out[:, -1] = missing[rows]
+
+
+@dataclass
 class Chunk:
     """One chunk of rows, checked and encoded for a model.
 
-    X : ndarray of shape (n_kept, n_features), float64, not yet standardised
+    features : Features of the kept rows, not yet standardised
+    X : (built on first use) ndarray of shape (n_kept, n_features), float64: ``features.array()``
     y : target of the kept rows: float64 values, or class indices (None without a target)
     kept : bool ndarray of shape (n_rows,), False for rows left out (``missing="drop"``)
     rows : int ndarray of shape (n_kept,), the data row number (from 0) of each kept row
     n_imputed : missing values filled in with a column's impute value (kept rows)
     """
 
-    X: np.ndarray
+    features: Features
     y: np.ndarray | None
     kept: np.ndarray
     rows: np.ndarray
@@ -175,6 +257,10 @@ class Chunk:
     n_not_numeric: int = 0    # rows left out for a non-numeric or infinite number
     n_unknown: int = 0        # unseen categories encoded as all zeros
     n_imputed: int = 0        # missing values replaced by the column's impute value
+
+    @functools.cached_property
+    def X(self):
+        return self.features.array()
 
 
 def encode_chunk(df, columns, where, place, missing="error", unknown="error", target=None,
@@ -214,46 +300,17 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
     kept = ~dropped
     _raise_first_problem(df, specs, scans, kept, missing, unknown, where, place, hints)
 
-    # Column by column, in Fortran order: each feature's values are contiguous, so filling them
-    # and computing their statistics (training's scaling) run at memory speed.
-    X = np.empty((len(feature_names(columns)), int(kept.sum()))).T
     take = kept if dropped.any() else slice(None)  # every row kept: views, not copies
-    parts, j = [], 0
-    for spec, (values, _, _), miss in zip(columns, scans, was_missing):
-        width = (1 if spec["kind"] == "numeric" else len(spec["categories"])) + bool(spec.get("indicator"))
-        parts.append((spec, values, miss, X[:, j:j + width]))
-        j += width
-
-    def fill(part):
-        _fill_features(*part, take)
-
-    if len(X) >= THREADED_ROWS:
-        map_on_threads(fill, parts)
-    else:
-        for part in parts:
-            fill(part)
+    n = len(columns)
+    features = Features(list(columns), [values[take] for values, _, _ in scans[:n]],
+                        [miss[take] for miss in was_missing[:n]])
     n_unknown = sum(int(bad[take].sum()) for spec, (_, _, bad) in zip(columns, scans)
                     if spec["kind"] != "numeric")
-    n_imputed = sum(int(miss[take].sum()) for spec, miss in zip(columns, was_missing)
+    n_imputed = sum(int(miss.sum()) for spec, miss in zip(columns, features.missing)
                     if spec.get("impute") is not None)
     y = scans[-1][0][take] if target else None
-    return Chunk(X, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
+    return Chunk(features, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
                  int((number_rows & ~missing_rows & dropped).sum()), n_unknown, n_imputed)
-
-
-THREADED_ROWS = 200_000  # encode_chunk fills the columns of X on two threads from this many rows
-
-
-def _fill_features(spec, values, miss, out, take):
-    """Write the features of one column's kept rows (``take``) into ``out``, its columns of X:
-    its value or one-hot categories, then its missing-value indicator."""
-    values = values[take]
-    if spec["kind"] == "numeric":
-        out[:, 0] = values
-    else:
-        one_hot(values, out[:, :len(spec["categories"])])
-    if spec.get("indicator"):
-        out[:, -1] = miss[take]
 
 
 ONE_HOT_BY_COLUMN = 16  # up to this many categories, one_hot fills column by column
