@@ -218,27 +218,3 @@ def test_one_hot_by_column_and_by_scatter_agree(n_categories):
     one_hot(codes, out)
     expected = (codes[:, None] == np.arange(n_categories)).astype(np.float64)
     assert out.tobytes(order="F") == np.asfortranarray(expected).tobytes(order="F")
-
-
-def test_encode_chunk_fills_the_same_x_on_two_threads(monkeypatch):
-    """Large chunks fill the columns of X on two threads: the same X, rows and counts as on one."""
-    import pandas as pd
-
-    from nncli.io import encoding
-
-    rng = np.random.default_rng(0)
-    a = rng.normal(size=1000)
-    a[::7], a[::31] = np.nan, np.inf  # missing (imputed) and not finite (dropped)
-    c = np.array(["x", "y", "z", None], dtype=object)[rng.integers(0, 4, 1000)]  # z: unseen, None: imputed
-    df = pd.DataFrame({"a": a, "b": rng.normal(size=1000), "c": c})
-    columns = [{"name": "a", "kind": "numeric", "categories": [], "impute": 0.5, "indicator": True},
-               {"name": "b", "kind": "numeric", "categories": []},
-               {"name": "c", "kind": "categorical", "categories": ["x", "y"], "impute": "y", "indicator": True}]
-    chunks = []
-    for threaded_rows in (10**9, 1):
-        monkeypatch.setattr(encoding, "THREADED_ROWS", threaded_rows)
-        chunks.append(encoding.encode_chunk(df, columns, "f", str, missing="drop", unknown="ignore"))
-    one, two = chunks
-    assert one.X.tobytes(order="F") == two.X.tobytes(order="F") and one.X.shape == (len(one.rows), 6)
-    assert np.array_equal(one.rows, two.rows) and one.n_not_numeric > 0
-    assert (one.n_unknown, one.n_imputed, one.n_not_numeric) == (two.n_unknown, two.n_imputed, two.n_not_numeric)

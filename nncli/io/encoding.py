@@ -12,7 +12,6 @@ import pandas as pd
 
 from nncli.errors import DataError
 from nncli.io.features import encoded_features, feature_kinds, feature_names, indicator_name  # noqa: F401
-from nncli.io.parallel import map_on_threads
 from nncli.io.reading import place_of_row, require_columns
 
 
@@ -182,23 +181,14 @@ class Features:
         """X : ndarray of shape (m, n_features), float64 in Fortran order (each feature contiguous)."""
         m, n = self.shape
         X = np.empty((n, m)).T
-        self.fill(X, threaded=m >= THREADED_ROWS)
+        self.fill(X)
         return X
 
-    def fill(self, out, rows=slice(None), threaded=False):
+    def fill(self, out, rows=slice(None)):
         """Write the features of ``rows`` (a slice or an index array) into ``out``, ndarray of
-        shape (n_rows, n_features), column by column (quickest in Fortran order); on two
-        threads if ``threaded``, each filling whole columns."""
-        def fill_column(c):
-            lo, hi = spans[c]
-            _fill_features(self.columns[c], self.values[c], self.missing[c], out[:, lo:hi], rows)
-
-        spans = self._spans()
-        if threaded:
-            map_on_threads(fill_column, range(len(spans)))
-        else:
-            for c in range(len(spans)):
-                fill_column(c)
+        shape (n_rows, n_features), column by column (quickest in Fortran order)."""
+        for spec, values, missing, (lo, hi) in zip(self.columns, self.values, self.missing, self._spans()):
+            _fill_features(spec, values, missing, out[:, lo:hi], rows)
 
     def column(self, j, rows=slice(None)):
         """Feature j of ``rows``, float64 ndarray of shape (n_rows,) (for a numeric feature and
@@ -220,9 +210,6 @@ class Features:
             spans.append((j, j + width))
             j += width
         return spans
-
-
-THREADED_ROWS = 200_000  # Features.array fills the columns of X on two threads from this many rows
 
 
 def _fill_features(spec, values, missing, out, rows):
