@@ -192,9 +192,11 @@ def test_a_validation_file_is_checked_as_the_training_file(cli, tmp_path, valida
     assert message.format(val=val) in result.stderr
 
 
+@pytest.mark.parametrize("dtype", [object, "str"])
 @pytest.mark.parametrize("n_distinct", [5, 3000])
-def test_category_codes_by_dict_and_by_index_agree(n_distinct):
-    """Few distinct values are looked up in a dict, many in a pandas Index: the same codes."""
+def test_category_codes_by_dict_by_index_and_by_pyarrow_agree(n_distinct, dtype):
+    """Few distinct values are looked up in a dict, many in a pandas Index, text held by pyarrow
+    (dtype str, where pyarrow is installed) by pyarrow: the same codes."""
     import pandas as pd
 
     from nncli.io.encoding import category_codes
@@ -203,7 +205,7 @@ def test_category_codes_by_dict_and_by_index_agree(n_distinct):
     categories = [f"c{i}" for i in range(0, n_distinct, 2)]  # half of the values are unseen
     values = [f"c{i}" for i in rng.integers(0, n_distinct, 10_000)]
     values[::97] = [None] * len(values[::97])
-    codes = category_codes(pd.Series(values, dtype=object), categories)
+    codes = category_codes(pd.Series(values, dtype=dtype), categories)
     expected = [categories.index(v) if v in categories else -1 for v in values]
     assert codes.tolist() == expected
 
