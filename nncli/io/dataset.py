@@ -187,7 +187,10 @@ def feature_columns(data_cfg, columns, where):
     return names
 
 
-BLOCK_ELEMENTS = 1 << 16  # values scaled at a time: a block (512 kB in float64) stays in cache
+# Values scaled at a time: a block (1 MB in float64) stays in a core's cache (2 MB), and is large
+# enough for the ~20 NumPy calls per block to cost little (1,000,000 rows of 12 features: 30 ms;
+# in blocks of 2**16 values 35 ms, of 2**14 77 ms).
+BLOCK_ELEMENTS = 1 << 17
 
 
 def scale_rows(features, rows, mean, std, dtype, clip=None):
