@@ -232,14 +232,15 @@ class Chunk:
     X : (built on first use) ndarray of shape (n_kept, n_features), float64: ``features.array()``
     y : target of the kept rows: float64 values, or class indices (None without a target)
     kept : bool ndarray of shape (n_rows,), False for rows left out (``missing="drop"``)
-    rows : int ndarray of shape (n_kept,), the data row number (from 0) of each kept row
+    index : the chunk's DataFrame index (the data row number, from 0, of each row)
+    rows : (built on first use) int ndarray of shape (n_kept,), the data row number of each kept row
     n_imputed : missing values filled in with a column's impute value (kept rows)
     """
 
     features: Features
     y: np.ndarray | None
     kept: np.ndarray
-    rows: np.ndarray
+    index: pd.Index
     n_missing: int = 0        # rows left out for a missing value
     n_not_numeric: int = 0    # rows left out for a non-numeric or infinite number
     n_unknown: int = 0        # unseen categories encoded as all zeros
@@ -248,6 +249,10 @@ class Chunk:
     @functools.cached_property
     def X(self):
         return self.features.array()
+
+    @functools.cached_property
+    def rows(self):
+        return self.index.to_numpy()[self.kept]  # training's load has no use for them: not made there
 
 
 def encode_chunk(df, columns, where, place, missing="error", unknown="error", target=None,
@@ -296,7 +301,7 @@ def encode_chunk(df, columns, where, place, missing="error", unknown="error", ta
     n_imputed = sum(int(miss.sum()) for spec, miss in zip(columns, features.missing)
                     if spec.get("impute") is not None)
     y = scans[-1][0][take] if target else None
-    return Chunk(features, y, kept, df.index.to_numpy()[kept], int((missing_rows & dropped).sum()),
+    return Chunk(features, y, kept, df.index, int((missing_rows & dropped).sum()),
                  int((number_rows & ~missing_rows & dropped).sum()), n_unknown, n_imputed)
 
 
