@@ -16,7 +16,7 @@ import yaml
 from nncli.commands.pipeline import prepare_data
 from nncli.config.loading import load_config_dict
 from nncli.core.preprocessing import soft_clip
-from nncli.io import dataset
+from nncli.io import dataset, parallel
 from nncli.io.encoding import Features
 from tests.predict_helpers import DATASETS, invoke, rows, write_rows
 
@@ -320,7 +320,8 @@ def some_features(m, rng):
 @pytest.mark.parametrize("every_row", [True, False])
 @pytest.mark.parametrize("clip", [None, np.array([3.0, 1.5, 0, 0, 0, 0, 1e39])])
 def test_scaling_in_blocks_gives_the_bits_of_the_whole_array(monkeypatch, dtype, every_row, clip):
-    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 70)  # 10 rows of 7 features: many blocks, on two threads
+    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 70)  # 10 rows of 7 features: many blocks,
+    monkeypatch.setattr(parallel, "THREADED_ROWS", 1)    # on two threads
     rng = np.random.default_rng(0)
     features = some_features(1001, rng)
     rows = slice(None) if every_row else rng.permutation(1001)  # a permutation: row 700 is in
@@ -351,12 +352,21 @@ def test_features_fill_and_column_are_the_rows_and_columns_of_x():
 
 
 def test_a_value_too_large_in_a_late_block_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 8)  # 4 rows of 2 features a block
+    monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 8)  # 4 rows of 2 features a block, on two threads
+    monkeypatch.setattr(parallel, "THREADED_ROWS", 1)
     data = tmp_path / "big.csv"
     data.write_text("x1,x2,y\n" + "".join(f"{i},{1e39 if i == 93 else -i},{i % 3}\n" for i in range(100)))
     layers = [{"units": 1, "activation": "linear"}]
     result = train(tmp_path, data, "y", layers, "mse", expect=2, scaling="none", clip=1e39)
     assert "column 'x2' holds values such as 1e+39, too large to standardise in float32" in result.stderr
+
+
+def test_statistics_overflowing_on_two_threads_are_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "THREADED_ROWS", 1)  # each column's statistics on its own thread
+    data = tmp_path / "big.csv"
+    data.write_text("x1,x2,y\n" + "".join(f"{i},{1e200 * (-1) ** i},{i % 3}\n" for i in range(20)))
+    result = train(tmp_path, data, "y", [{"units": 1, "activation": "linear"}], "mse", expect=2)
+    assert "column 'x2' holds values too large to standardise" in result.stderr
 
 
 @pytest.mark.parametrize("validation", [0, 0.2])
@@ -368,6 +378,7 @@ def test_prepare_data_gives_the_same_arrays_in_small_blocks(monkeypatch, validat
     monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 1 << 40)  # one block: the whole arrays at once
     whole = prepare_data(config)
     monkeypatch.setattr(dataset, "BLOCK_ELEMENTS", 50)
+    monkeypatch.setattr(parallel, "THREADED_ROWS", 1)  # and the statistics too on two threads
     blocks = prepare_data(config)
     for name in ("X_train", "Y_train", "X_val", "Y_val", "x_mean", "x_std", "y_mean", "y_std", "x_clip"):
         a, b = getattr(whole, name), getattr(blocks, name)

@@ -215,8 +215,7 @@ def scale_rows(features, rows, mean, std, dtype, clip=None):
     scaled : ndarray of shape (n_rows, n_features), ``dtype``, C order (the training loop gathers batches of rows)
     finite : bool, True if every value of ``scaled`` is finite
     """
-    m, n = features.shape
-    m = m if isinstance(rows, slice) else len(rows)
+    m, n = _count(features, rows), features.shape[1]
     scaled = np.empty((m, n), dtype)
     block = max(1, BLOCK_ELEMENTS // max(n, 1))
 
@@ -240,7 +239,12 @@ def scale_rows(features, rows, mean, std, dtype, clip=None):
 
     middle = (m // 2 + block - 1) // block * block  # the second half starts on a block boundary
     halves = [(0, middle), (middle, m)] if 0 < middle < m else [(0, m)]
-    return scaled, all(map_on_threads(lambda half: scale_part(*half), halves))
+    return scaled, all(map_on_threads(lambda half: scale_part(*half), halves, rows=m // 2))
+
+
+def _count(features, rows):
+    """The number of rows in ``rows``: an index array, or slice(None) for every row of ``features``."""
+    return features.shape[0] if isinstance(rows, slice) else len(rows)
 
 
 def _finite(scaled, raw_column, names, where):
@@ -405,8 +409,7 @@ def _feature_scaling(features, rows, columns, kinds, scaling, warnings):
         return x_mean, x_std
     numeric = [j for j, kind in enumerate(kinds) if kind == "numeric"]
     names, constant = feature_names(columns), []
-    column = lambda j: features.column(j, rows)  # noqa: E731  contiguous: a view, or gathered
-    for j, (centre, scale) in zip(numeric, _column_stats(get_scaler(scaling), column, numeric)):
+    for j, (centre, scale) in zip(numeric, _column_stats(get_scaler(scaling), features, rows, numeric)):
         x_mean[j] = centre
         if scale == 0:
             constant.append(names[j])  # dividing by 0 would give nan: pass it through centred
@@ -419,14 +422,14 @@ def _feature_scaling(features, rows, columns, kinds, scaling, warnings):
     return x_mean, x_std
 
 
-def _column_stats(scaler, column, columns):
-    """``scaler(column(j))`` for each j in ``columns``, on two threads (each column's numbers
-    are the same on either thread)."""
+def _column_stats(scaler, features, rows, columns):
+    """``scaler`` of each feature j in ``columns`` over ``rows``, on two threads for long
+    columns (each column's numbers are the same on either thread)."""
     def stats(j):
         with np.errstate(all="ignore"):  # errstate is per thread; overflow is caught by the caller
-            return scaler(column(j))
+            return scaler(features.column(j, rows))  # contiguous: a view, or gathered
 
-    return map_on_threads(stats, columns)
+    return map_on_threads(stats, columns, rows=_count(features, rows))
 
 
 # --- what the model file says about it ---------------------------------------------------
