@@ -115,9 +115,9 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
             raise DataError(f"{where}: column {labels[int(np.argmax(bad))]!r} holds values too large "
                             "to standardise; rescale the column")
 
-    def scale_x(features, rows):
-        scaled, finite = scale_rows(features, rows, x_mean, x_std, dtype, x_clip)
-        return scaled if finite else _finite(scaled, lambda j: features.column(j, rows), names, where)
+    def scale_x(encoded, rows):
+        scaled, finite = scale_rows(encoded, rows, x_mean, x_std, dtype, x_clip)
+        return scaled if finite else _finite(scaled, lambda j: encoded.column(j, rows), names, where)
 
     def scale_y(Y):
         if Y is None:
@@ -129,7 +129,8 @@ def load_dataset(data_cfg, loss, seed, dtype=np.float32, rng=None):
         return _finite(scaled, lambda j: Y[:, j], y_names, where)
 
     y_names = [data_cfg.target] * Y.shape[1]
-    ds = Dataset(scale_x(features, train_rows), scale_y(Y), None if val is None else scale_x(*val), scale_y(Y_val),
+    ds = Dataset(scale_x(features, train_rows), scale_y(Y),
+                 None if val is None else scale_x(*val), scale_y(Y_val),
                  names, columns, data_cfg.target, task, classes,
                  x_mean, x_std, y_mean, y_std, warnings, x_clip,
                  target_transform=data_cfg.target_transform,
@@ -424,10 +425,14 @@ def _feature_scaling(features, rows, columns, kinds, scaling, warnings):
 
 def _column_stats(scaler, features, rows, columns):
     """``scaler`` of each feature j in ``columns`` over ``rows``, on two threads for long
-    columns (each column's numbers are the same on either thread)."""
+    columns (each column's numbers are the same on either thread).
+
+    Each column is contiguous (a view, or its rows gathered): the same numbers as a column of
+    X[rows], since NumPy's pairwise sums and its partitions do not depend on the stride.
+    """
     def stats(j):
         with np.errstate(all="ignore"):  # errstate is per thread; overflow is caught by the caller
-            return scaler(features.column(j, rows))  # contiguous: a view, or gathered
+            return scaler(features.column(j, rows))
 
     return map_on_threads(stats, columns, rows=_count(features, rows))
 
