@@ -196,3 +196,67 @@ def test_scoring_uses_one_blas_thread_for_small_networks_only():
     assert scoring_threads([12, 128, 128, 1], cores=2) == 1       # 18,048 multiply-adds per row
     assert scoring_threads([12, 512, 512, 1], cores=2) == 2       # 268,800
     assert scoring_threads([12, 512, 512, 1], cores=1) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss_name", list(OUTPUTS))
+def test_sgd_step_folded_into_backward_is_the_plain_step(loss_name, dtype):
+    # backward(learning_rate=lr) takes W <- W - lr dW, b <- b - lr db layer by layer (one gemm
+    # each), every gradient from the weights before the step: the step SGD.update takes.
+    lr = 0.1
+    net, loss, X, Y = make_problem(loss_name, "relu", m=9)
+    folded = Network(4, net.layer_specs(), dtype=dtype)
+    folded.set_weights(net.get_weights())
+    plain = Network(4, net.layer_specs(), dtype=dtype)
+    plain.set_weights(net.get_weights())
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    Zs, As = plain.forward(X)
+    get_optimizer("sgd", lr).update(plain.params(), plain.backward(X, Y, Zs, As, loss))
+    workspace = Workspace(folded, 9)
+    Zs, As = folded.forward(X, workspace)
+    assert folded.backward(X, Y, Zs, As, loss, workspace, learning_rate=lr) is None
+    tolerance = 1e-13 if dtype == np.float64 else 1e-6
+    for a, b in zip(folded.params(), plain.params()):
+        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
+
+
+def test_gemm_takes_the_step_in_numpys_own_blas():
+    """The folded step really runs in BLAS here (not the fallback), for plain and transposed operands."""
+    from nncli.core import blas
+
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        A, B = rng.standard_normal((7, 5)).astype(dtype), rng.standard_normal((7, 3)).astype(dtype)
+        C = rng.standard_normal((5, 3)).astype(dtype)
+        expected = C.astype(np.float64) - 0.25 * (A.T.astype(np.float64) @ B)
+        if not blas.gemm(-0.25, A.T, B, 1.0, C):
+            pytest.skip("numpy's BLAS is not an OpenBLAS reachable through threadpoolctl")
+        np.testing.assert_allclose(C, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+    assert not blas.gemm(1.0, A.T, B.astype(np.float32), 1.0, C)  # mixed dtypes: the caller's own path
+
+
+@pytest.mark.parametrize("dropout", [None, [0.3, 0.2, 0.0]])
+def test_the_trainer_folds_plain_sgd_into_backward_to_the_same_weights(monkeypatch, dropout):
+    """Trainer with the step folded (every network large enough) against the step taken by SGD.update:
+    the same weights to rounding, with and without dropout masks; and bit for bit run to run."""
+    import nncli.core.training as training
+
+    steps = []
+    descend = Network.descend
+    monkeypatch.setattr(Network, "descend", lambda self, *args: steps.append(1) or descend(self, *args))
+
+    def train(fold_min_params):
+        monkeypatch.setattr(training, "FOLD_MIN_PARAMS", fold_min_params)
+        net, loss, X, Y = make_problem("mse", "relu", m=40)
+        Trainer(net, loss, get_optimizer("sgd", 0.05), epochs=3, batch_size=8, rng=np.random.default_rng(2),
+                dropout=dropout).fit(X, Y)
+        return net.get_weights()
+
+    folded = train(0)
+    assert len(steps) == 3 * 5 * 3  # epochs x batches x layers: every step was folded
+    plain = train(10 ** 9)
+    assert len(steps) == 45  # none
+    again = train(0)
+    for a, b, c in zip(folded, plain, again):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(a, c)

@@ -8,7 +8,9 @@ layer l at index l - 1.
 ``forward`` and ``backward`` allocate their results, unless given a ``Workspace``:
 then they write into its preallocated arrays, as the training loop does batch
 after batch. The parameters live in one vector, of which W[l] and b[l] are views,
-so that an optimizer can update them all in one vectorised step.
+so that an optimizer can update them all in one vectorised step. Plain gradient
+descent is instead taken inside ``backward`` (``learning_rate=``), each layer's step
+folded into the BLAS call that forms its dW (``Network.descend``).
 """
 
 import math
@@ -16,6 +18,7 @@ import math
 import numpy as np
 
 from nncli.core.activations import get_activation
+from nncli.core.blas import gemm
 from nncli.core.initializers import default_init, get_initializer
 
 
@@ -136,7 +139,8 @@ class Network:
             As.append(A)
         return Zs, As
 
-    def backward(self, X, Y, Zs, As, loss, workspace=None, masks=None, sample_weight=None):
+    def backward(self, X, Y, Zs, As, loss, workspace=None, masks=None, sample_weight=None,
+                 learning_rate=None):
         """Backpropagation by the chain rule.
 
         Parameters
@@ -152,10 +156,15 @@ class Network:
             dA[l] = (dZ W[l+1]^T) * M.
         sample_weight : ndarray of shape (m,), optional
             Per-example weights of the loss (see nncli.core.losses).
+        learning_rate : float, optional
+            Take the plain gradient-descent step W <- W - learning_rate dW,
+            b <- b - learning_rate db as the gradients are found, instead of returning
+            them (see ``descend``); every gradient is still that of the weights before
+            the step.
 
         Returns
         -------
-        grads : list [dW1, db1, ..., dWL, dbL], shapes as ``params()``
+        grads : list [dW1, db1, ..., dWL, dbL], shapes as ``params()``; None with ``learning_rate``
         """
         L, m = self.n_layers, X.shape[0]
         if workspace is None:
@@ -170,16 +179,41 @@ class Network:
             A_prev = As[l - 1] if l > 0 else X
             if mask is not None:
                 A_prev = A_prev * mask
-            grads[2 * l] = matmul(A_prev.T, dZ, out=grads_out[2 * l])
-            # db = sum of dZ's rows, as a matrix-vector product: BLAS sums the rows of
-            # a narrow dZ many times faster than numpy's column-wise reduction.
-            grads[2 * l + 1] = np.matmul(self._ones(m), dZ, out=grads_out[2 * l + 1])
-            if l > 0:
+            if l > 0:  # dA of the layer below, from W[l] before any step
                 dA_prev = matmul(dZ, self.W[l].T, out=dZ_out[l - 1])
+            if learning_rate is None:
+                grads[2 * l] = matmul(A_prev.T, dZ, out=grads_out[2 * l])
+                # db = sum of dZ's rows, as a matrix-vector product: BLAS sums the rows of
+                # a narrow dZ many times faster than numpy's column-wise reduction.
+                grads[2 * l + 1] = np.matmul(self._ones(m), dZ, out=grads_out[2 * l + 1])
+            else:
+                self.descend(l, A_prev, dZ, learning_rate, grads_out[2 * l], grads_out[2 * l + 1])
+            if l > 0:
                 if mask is not None:
                     dA_prev *= mask
                 dZ = self.activations[l - 1].backward(dA_prev, Zs[l - 1], As[l - 1], out=dA_prev)
-        return grads
+        return None if learning_rate is not None else grads
+
+    def descend(self, l, A_prev, dZ, learning_rate, dW_out=None, db_out=None):
+        """The gradient-descent step of layer l + 1: W <- W - learning_rate A_prev^T dZ and
+        b <- b - learning_rate (sum of dZ's rows).
+
+        With BLAS reachable (nncli.core.blas) each is one gemm, C <- -learning_rate A B + C
+        with C the parameters themselves: the product and the step in one pass, rounded once
+        per element (W - learning_rate dW rather than W - round(learning_rate round(dW))).
+        Otherwise dW and db are formed (into ``dW_out``, ``db_out`` if given) and subtracted.
+        """
+        W, b, ones = self.W[l], self.b[l], self._ones(dZ.shape[0])
+        row, b_row = ones.reshape(1, -1), b.reshape(1, -1)  # as (1, m) and (1, n) matrices
+        step = -learning_rate
+        if not gemm(step, A_prev.T, dZ, 1.0, W):
+            dW = matmul(A_prev.T, dZ, out=dW_out)
+            dW *= learning_rate
+            W -= dW
+        if not gemm(step, row, dZ, 1.0, b_row):
+            db = np.matmul(ones, dZ, out=db_out)
+            db *= learning_rate
+            b -= db
 
     def _ones(self, m):
         """A vector of m ones in the network's dtype (kept between calls)."""

@@ -58,6 +58,8 @@ class SGD:
     """Plain gradient descent: W <- W - learning_rate * dW.
 
     With weight decay lambda: W <- W - learning_rate * (dW + lambda W); biases as plain.
+    Without it the training loop does not call ``update``: ``Network.backward`` takes the
+    same step as it forms each dW (see ``folds_into_backward``).
     """
 
     name = "sgd"
@@ -66,6 +68,13 @@ class SGD:
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.scratch = None
+
+    @property
+    def folds_into_backward(self):
+        """True when the step is plain W <- W - learning_rate dW, which the training loop
+        then takes inside backpropagation (``Network.backward(learning_rate=...)``: the
+        product dW and the step in one BLAS call) instead of calling ``update``."""
+        return not self.weight_decay
 
     def update(self, params, grads, decay_masks=None):
         """Update each array of ``params`` in place with its gradient in ``grads``."""

@@ -26,6 +26,12 @@ import numpy as np
 from nncli.core.blas import blas_threads_for, limit_blas
 from nncli.core.network import Workspace
 
+# Plain SGD is folded into backward (one gemm per layer forms dW and takes the step) for
+# networks of at least this many parameters; below it the ctypes calls cost more than the
+# passes they save (tiny 2.3x, small-class 1.6x slower folded: bench/BENCHMARKS.md).
+FOLD_MIN_PARAMS = 100_000
+
+
 class Callback:
     """Base class of training callbacks; every hook is a no-op by default."""
 
@@ -322,6 +328,8 @@ class Trainer:
         params, grads = [net.parameter_vector()], [workspace.gradient_vector]
         update = (self.optimizer.update if self._decay_masks is None
                   else partial(self.optimizer.update, decay_masks=self._decay_masks))
+        # Plain SGD on a large network: the step is taken inside backward (Network.descend).
+        fold = getattr(self.optimizer, "folds_into_backward", False) and params[0].size >= FOLD_MIN_PARAMS
         masks, wb = None, None
         for start in range(0, m, batch):
             if order is None:
@@ -339,8 +347,12 @@ class Trainer:
             batch_loss = loss.value(Yb, As[-1], Zs[-1], **weighted)
             if not math.isfinite(batch_loss):
                 return batch_loss
-            net.backward(Xb, Yb, Zs, As, loss, workspace, masks=masks, **weighted)
-            update(params, grads)
+            if fold:
+                net.backward(Xb, Yb, Zs, As, loss, workspace, masks=masks, **weighted,
+                             learning_rate=self.optimizer.learning_rate)
+            else:
+                net.backward(Xb, Yb, Zs, As, loss, workspace, masks=masks, **weighted)
+                update(params, grads)
             total += batch_loss * (len(Xb) if wb is None else float(wb.sum(dtype=np.float64)))
             self.steps += 1
             # One logs dict for all: each callback sees the rate of this update, even
