@@ -28,8 +28,10 @@ from nncli.core.network import Workspace
 
 # Plain SGD is folded into backward (one gemm per layer forms dW and takes the step) for
 # networks of at least this many parameters; below it the ctypes calls cost more than the
-# passes they save (tiny 2.3x, small-class 1.6x slower folded: bench/BENCHMARKS.md).
-FOLD_MIN_PARAMS = 100_000
+# passes they save. Paired step times folded / not (bench/BENCHMARKS.md): 8-16-1 1.8x,
+# 30-64-64-2 1.44x, 50-128-128-1 (23,000 parameters) 1.06x, medium 50-256-256-1 (79,000) 0.92x,
+# wide 784-512-256-10 (536,000) 0.85x.
+FOLD_MIN_PARAMS = 50_000
 
 
 class Callback:
