@@ -206,7 +206,7 @@ class Features:
         """(first, end) of the features of each column, in X."""
         spans, j = [], 0
         for spec in self.columns:
-            width = (1 if spec["kind"] == "numeric" else len(spec["categories"])) + bool(spec.get("indicator"))
+            width = len(encoded_features([spec]))
             spans.append((j, j + width))
             j += width
         return spans
