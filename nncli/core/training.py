@@ -349,11 +349,9 @@ class Trainer:
             batch_loss = loss.value(Yb, As[-1], Zs[-1], **weighted)
             if not math.isfinite(batch_loss):
                 return batch_loss
-            if fold:
-                net.backward(Xb, Yb, Zs, As, loss, workspace, masks=masks, **weighted,
-                             learning_rate=self.optimizer.learning_rate)
-            else:
-                net.backward(Xb, Yb, Zs, As, loss, workspace, masks=masks, **weighted)
+            net.backward(Xb, Yb, Zs, As, loss, workspace, masks=masks, **weighted,
+                         learning_rate=self.optimizer.learning_rate if fold else None)
+            if not fold:
                 update(params, grads)
             total += batch_loss * (len(Xb) if wb is None else float(wb.sum(dtype=np.float64)))
             self.steps += 1
