@@ -1,4 +1,4 @@
-"""predict and evaluate give the same bytes with pyarrow (its number formatting) and without it."""
+"""predict and evaluate give the same bytes with pyarrow (its CSV encoding paths) and without it."""
 
 import random
 import threading
@@ -6,7 +6,6 @@ import threading
 import numpy as np
 import pytest
 
-from nncli.commands.scoring import _shortest, format_numbers
 from nncli.io import reading
 from tests.predict_helpers import DATASETS, invoke, read_dataset, train_model, write_rows
 
@@ -22,33 +21,6 @@ def path(request, monkeypatch):
 
 def with_path(monkeypatch, name):
     monkeypatch.setattr(reading, "_ARROW", [] if name == "pyarrow" else [None])
-
-
-# --- numbers ---------------------------------------------------------------------------
-EDGES = [0.0, -0.0, 1.0, -2.0, 0.5, 1e-3, 1e-4, 9.999e-4, 0.001000001, 99999.99, 1e5, 100000.5, 1e15, 1e16,
-         1.2345e15, 1e-7, 5e-324, 1.7976931348623157e308, 0.1, 0.30000000000000004, float("inf"),
-         float("-inf"), float("nan"), 123456789.123, 2.5, 1 / 3]
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_numbers_are_written_as_without_pyarrow(dtype):
-    rng = np.random.default_rng(0)
-    edges = np.array([e for e in EDGES if abs(e) < 1e308]).astype(dtype)
-    with np.errstate(over="ignore"):
-        values = np.concatenate([
-            np.array(EDGES, dtype), np.nextafter(edges, dtype(np.inf)), np.nextafter(edges, dtype(-np.inf)),
-            (rng.normal(size=20_000) * 10.0 ** rng.integers(-8, 12, 20_000)).astype(dtype),
-            np.round(rng.random(20_000) * 1000, 1).astype(dtype), np.round(rng.random(20_000), 4).astype(dtype),
-            rng.random(20_000).astype(dtype)])
-    assert reading.arrow() is not None
-    assert format_numbers(values) == _shortest(values)
-
-
-def test_numbers_in_arrows_range_take_its_form():
-    """Within the range given to pyarrow its strings are Python's repr (float64) and NumPy's (float32)."""
-    values = np.array([0.001, 0.25, 3.3333333333333335, 99999.5, -12.75])
-    assert format_numbers(values) == ["0.001", "0.25", "3.3333333333333335", "99999.5", "-12.75"]
-    assert format_numbers(values.astype(np.float32)) == ["0.001", "0.25", "3.3333333", "99999.5", "-12.75"]
 
 
 # --- predict: the same bytes, pyarrow or pandas, chunk size 7 or 50,000 ------------------
@@ -136,14 +108,6 @@ def test_evaluate_is_identical_with_and_without_pyarrow(houses, monkeypatch):
         assert result.exit_code == 0, result.stderr
         results.add(result.stdout)
     assert len(results) == 1
-
-
-def test_this_pyarrow_formats_numbers_as_python():
-    """The fast path is used with the pyarrow installed here (else the tests above test nothing new)."""
-    from nncli.commands.scoring import _arrow_writes_as_python
-    if reading.arrow() is None:
-        pytest.skip("NNCLI_NO_ARROW is set")
-    assert _arrow_writes_as_python(reading.arrow())
 
 
 @pytest.mark.parametrize("newline, bom", [("\r\n", ""), ("\n", "\ufeff"), ("\r", "")])
