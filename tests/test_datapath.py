@@ -3,7 +3,6 @@
 import random
 import threading
 
-import numpy as np
 import pytest
 
 from nncli.io import reading

@@ -58,3 +58,15 @@ def test_an_orjson_that_writes_otherwise_is_not_used(monkeypatch):
     assert not _orjson_writes_as_python()
     values = np.array([1e16, 2.5, 1e20])
     assert format_numbers(values) == ["1e+16", "2.5", "1e+20"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [1, 3])
+def test_rows_are_the_columns_numbers_joined(dtype, k):
+    """format_rows writes each row as format_numbers writes its values, rows with tiny values included."""
+    values = mixed(dtype, n=3_000)
+    M = values[: len(values) // k * k].reshape(-1, k)
+    expected = [",".join(row) for row in zip(*[_shortest(M[:, j]) for j in range(k)])]
+    assert not _same_form(M).all(axis=1).all()  # some rows fall back
+    assert scoring.format_rows(M) == expected
+    assert scoring.format_rows(M[:0]) == []

@@ -177,6 +177,21 @@ def test_with_input_copies_columns_as_spelled(models, tmp_path):
     assert header[5:] == ["species", "prob_setosa", "prob_versicolor", "prob_virginica"]
     assert [r[:2] for r in out] == [["007", "5.10"], ["NA", "6.3"]]
 
+def test_quoted_input_beside_a_classifiers_probabilities(models, tmp_path):
+    """A copied field that needs quotes takes the csv module's path: the probabilities stay one field each."""
+    data = write_rows(tmp_path / "in.csv", ["id", "sepal_length", "sepal_width", "petal_length", "petal_width"],
+                      [['a,"b"', "5.1", "3.5", "1.4", "0.2"], ["line\nbreak", "6.3", "3.3", "6.0", "2.5"],
+                       ["plain", "5.9", "3.0", "5.1", "1.8"]])
+    result = invoke("predict", models["iris"], data, "--id-column", "id")
+    assert result.exit_code == 0, result.stderr
+    header, out = rows(result.stdout)
+    assert header == ["id", "species", "prob_setosa", "prob_versicolor", "prob_virginica"]
+    assert [r[0] for r in out] == ['a,"b"', "line\nbreak", "plain"]
+    assert all(len(r) == 5 and abs(sum(map(float, r[2:])) - 1) < 1e-5 for r in out)
+    plain = invoke("predict", models["iris"], data).stdout.splitlines()[1:]
+    assert [",".join(r[1:]) for r in out] == plain  # the same numbers as without the id column
+
+
 
 def test_with_input_renames_a_clashing_prediction_column(models):
     result = invoke("predict", models["iris"], IRIS, "--with-input")

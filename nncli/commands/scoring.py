@@ -128,6 +128,20 @@ def format_numbers(values):
     return text if text is not None else _shortest(values)
 
 
+def format_rows(M):
+    """format_numbers of each row of the matrix ``M`` (m, k), joined by commas: m strings."""
+    M = np.ascontiguousarray(M)
+    if M.shape[1] == 1 or not len(M) or M.dtype not in SAME_FORM or not _orjson_writes_as_python():
+        return list(map(",".join, zip(*[format_numbers(M[:, j]) for j in range(M.shape[1])])))
+    import orjson
+
+    # One call writes the whole matrix as [[a,b],[c,d]]: the rows are what lies between "],[".
+    rows = orjson.dumps(M, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].decode("ascii").split("],[")
+    for i in np.flatnonzero(~_same_form(M).all(axis=1)).tolist():
+        rows[i] = ",".join(_shortest(M[i]))
+    return rows
+
+
 def _shortest(values):
     if values.dtype == np.float64:
         return list(map(repr, values.tolist()))  # Python's float repr is the shortest round-trip
@@ -215,8 +229,12 @@ def predict_values(model, A):
 
 
 def predict_columns(model, A):
-    """The output columns of one chunk (lists of strings): prediction, then probabilities."""
-    return [format_numbers(v) if v.dtype.kind == "f" else v.tolist() for v in predict_values(model, A)]
+    """The output of one chunk as lists of strings: the prediction (for a classifier, then the
+    probabilities of a row joined by commas, as one column)."""
+    if model.meta["task"] == "regression":
+        return [format_numbers(regression_values(model, A))]
+    labels = np.asarray(model.meta["classes"], dtype=object)[predicted_classes(A)]
+    return [labels.tolist(), format_rows(probabilities(A))]
 
 
 def score_chunks(model, table, policy=None, passthrough=(), counts=None, target=None):
@@ -322,7 +340,8 @@ SPECIAL = (",", '"', "\n", "\r")  # characters that make the csv module quote a 
 
 def write_rows(out, writer, text_columns, number_columns):
     """Write CSV rows made of the columns (lists of strings): ``text_columns`` as the csv
-    module's ``writer`` would write them, then ``number_columns`` (format_numbers' strings).
+    module's ``writer`` would write them, then ``number_columns`` (format_numbers' strings, or
+    format_rows' numbers joined by commas).
 
     When no text field holds a character that needs quoting (numbers never do), the rows are
     joined in one go; the bytes are the same as ``writer.writerows`` writes, which is used otherwise.
@@ -334,8 +353,10 @@ def write_rows(out, writer, text_columns, number_columns):
     if plain and (len(columns) > 1 or all(columns[0])):  # the csv module writes "" for a row of one empty field
         out.write("\n".join(map(",".join, zip(*columns)) if len(columns) > 1 else columns[0]))
         out.write("\n")
-    else:
-        writer.writerows(zip(*columns))
+    else:  # numbers never need quotes, but the csv module would quote a comma-joined row of them
+        writer.writerows([column[i] for column in text_columns] + [field for column in number_columns
+                                                                    for field in column[i].split(",")]
+                         for i in range(len(columns[0])))
 
 
 # --- evaluate -----------------------------------------------------------------------
