@@ -137,8 +137,10 @@ def format_rows(M):
 
     # One call writes the whole matrix as [[a,b],[c,d]]: the rows are what lies between "],[".
     rows = orjson.dumps(M, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].decode("ascii").split("],[")
-    for i in np.flatnonzero(~_same_form(M).all(axis=1)).tolist():
-        rows[i] = ",".join(_shortest(M[i]))
+    other = np.flatnonzero(~_same_form(M).all(axis=1))
+    if len(other):  # column by column, as format_numbers writes them (many at a time: a confident classifier)
+        for i, row in zip(other.tolist(), zip(*[format_numbers(M[other, j]) for j in range(M.shape[1])])):
+            rows[i] = ",".join(row)
     return rows
 
 
