@@ -150,12 +150,12 @@ def _shortest(values):
     return values.astype(str).tolist()  # NumPy's, for float32
 
 
-# orjson writes a whole array's shortest round-trip digits at once, 5-10 times faster than the
-# above, in the same form where Python (float64) and NumPy (float32) write positional or
+# orjson writes a whole array's shortest round-trip digits at once, 9 (float64) to 16 (rows of
+# float32) times faster than the above (bench/BENCHMARKS.md, round five), in the same form where Python (float64) and NumPy (float32) write positional or
 # e+NN notation: zero, and magnitudes from 1e-4 (up, for float64; below 1e6, for float32, which
 # NumPy writes as 1e+06 from there). Below 1e-4 it writes 0.00001 or 1e-7 where they write
 # 1e-05 and 1e-07, and NaN and infinities as null: those values are formatted as above.
-# Checked on 13 million values by bench/number_format.py, and on 80,000 by tests/test_datapath.py.
+# Checked on 13 million values by bench/number_format.py, and on 100,000 by tests/test_number_format.py.
 SAME_FORM = {np.dtype(np.float64): (1e-4, np.inf), np.dtype(np.float32): (1e-4, 1e6)}
 
 
@@ -225,9 +225,13 @@ def predict_values(model, A):
     object array, or float64 values), then the probabilities in the model's dtype."""
     if model.meta["task"] == "regression":
         return [regression_values(model, A)]
-    labels = np.asarray(model.meta["classes"], dtype=object)[predicted_classes(A)]
     P = probabilities(A)
-    return [labels] + [P[:, k] for k in range(P.shape[1])]
+    return [_labels(model, A)] + [P[:, k] for k in range(P.shape[1])]
+
+
+def _labels(model, A):
+    """The predicted class labels of the output layer ``A`` (an object array of shape (m,))."""
+    return np.asarray(model.meta["classes"], dtype=object)[predicted_classes(A)]
 
 
 def predict_columns(model, A):
@@ -235,8 +239,7 @@ def predict_columns(model, A):
     probabilities of a row joined by commas, as one column)."""
     if model.meta["task"] == "regression":
         return [format_numbers(regression_values(model, A))]
-    labels = np.asarray(model.meta["classes"], dtype=object)[predicted_classes(A)]
-    return [labels.tolist(), format_rows(probabilities(A))]
+    return [_labels(model, A).tolist(), format_rows(probabilities(A))]
 
 
 def score_chunks(model, table, policy=None, passthrough=(), counts=None, target=None):
