@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from nncli.commands.scoring import _orjson_writes_as_python, _same_form, _shortest, format_numbers
+from nncli.commands.scoring import _same_form, _shortest, _usable_orjson, format_numbers
 
 
 def samples(rng, dtype, n):
@@ -45,7 +45,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--millions", type=float, default=16)
     args = parser.parse_args()
-    if not _orjson_writes_as_python():
+    if _usable_orjson() is None:
         sys.exit("orjson is missing or formats differently here: format_numbers does not use it")
     rng = np.random.default_rng(0)
     total, fast_path, bad = 0, 0, []

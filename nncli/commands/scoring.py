@@ -131,10 +131,9 @@ def format_numbers(values):
 def format_rows(M):
     """format_numbers of each row of the matrix ``M`` (m, k), joined by commas: m strings."""
     M = np.ascontiguousarray(M)
-    if M.shape[1] == 1 or not len(M) or M.dtype not in SAME_FORM or not _orjson_writes_as_python():
+    orjson = _usable_orjson() if M.dtype in SAME_FORM else None
+    if M.shape[1] == 1 or not len(M) or orjson is None:
         return list(map(",".join, zip(*[format_numbers(M[:, j]) for j in range(M.shape[1])])))
-    import orjson
-
     # One call writes the whole matrix as [[a,b],[c,d]]: the rows are what lies between "],[".
     rows = orjson.dumps(M, option=orjson.OPT_SERIALIZE_NUMPY)[2:-2].decode("ascii").split("],[")
     other = np.flatnonzero(~_same_form(M).all(axis=1))
@@ -151,20 +150,20 @@ def _shortest(values):
 
 
 # orjson writes a whole array's shortest round-trip digits at once, 9 (float64) to 16 (rows of
-# float32) times faster than the above (bench/BENCHMARKS.md, round five), in the same form where Python (float64) and NumPy (float32) write positional or
-# e+NN notation: zero, and magnitudes from 1e-4 (up, for float64; below 1e6, for float32, which
-# NumPy writes as 1e+06 from there). Below 1e-4 it writes 0.00001 or 1e-7 where they write
-# 1e-05 and 1e-07, and NaN and infinities as null: those values are formatted as above.
+# float32) times faster than the above (bench/BENCHMARKS.md, round five), in the same form where
+# Python (float64) and NumPy (float32) write positional or e+NN notation: zero, and magnitudes
+# from 1e-4 (up, for float64; below 1e6, for float32, which NumPy writes as 1e+06 from there).
+# Below 1e-4 it writes 0.00001 or 1e-7 where they write 1e-05 and 1e-07, and NaN and infinities
+# as null: those values are formatted as above.
 # Checked on 13 million values by bench/number_format.py, and on 100,000 by tests/test_number_format.py.
 SAME_FORM = {np.dtype(np.float64): (1e-4, np.inf), np.dtype(np.float32): (1e-4, 1e6)}
 
 
 def _shortest_by_orjson(values):
     """format_numbers(values) computed by orjson, or None where it cannot be (its form unchecked)."""
-    if values.dtype not in SAME_FORM or not _orjson_writes_as_python():
+    orjson = _usable_orjson() if values.dtype in SAME_FORM else None
+    if orjson is None:
         return None
-    import orjson
-
     same = _same_form(values)
     text = _orjson_text(orjson, values)
     if not same.all():
@@ -177,7 +176,7 @@ def _same_form(values):
     """True where orjson writes ``values`` (float64 or float32) in Python's and NumPy's form."""
     low, high = SAME_FORM[values.dtype]
     with np.errstate(invalid="ignore"):
-        magnitude = np.abs(values.astype(np.float64))  # in float64: float32(1e-4) is below 1e-4
+        magnitude = np.abs(values.astype(np.float64, copy=False))  # in float64: float32(1e-4) is below 1e-4
         return ((magnitude >= low) & (magnitude < high)) | (magnitude == 0)
 
 
@@ -195,22 +194,24 @@ _PROBE = np.array([1e-4, 0.0010000000000000002, 0.1, 0.30000000000000004, 1 / 3,
 _ORJSON_CHECKED = []
 
 
-def _orjson_writes_as_python():
-    """True if the installed orjson writes awkward values of its range exactly as Python and NumPy do
-    (checked once: another version might format otherwise, and is then not used)."""
+def _writes_as_python(orjson, dtype):
+    """True if ``orjson`` writes the probe values of its range in ``dtype`` as format_numbers must."""
+    with np.errstate(over="ignore"):
+        values = _PROBE.astype(dtype)
+    values = values[_same_form(values)]
+    return _orjson_text(orjson, values) == _shortest(values)
+
+
+def _usable_orjson():
+    """The orjson module if it writes awkward values of its range exactly as Python and NumPy do,
+    else None (checked once: another version might format otherwise, and is then not used)."""
     if not _ORJSON_CHECKED:
         try:
             import orjson
         except ImportError:  # a dependency, but an install may have lost it: the slow path still works
-            _ORJSON_CHECKED.append(False)
-            return False
-        ok = True
-        for dtype in SAME_FORM:
-            with np.errstate(over="ignore"):
-                values = _PROBE.astype(dtype)
-            values = values[_same_form(values)]
-            ok = ok and _orjson_text(orjson, values) == _shortest(values)
-        _ORJSON_CHECKED.append(ok)
+            orjson = None
+        usable = orjson is not None and all(_writes_as_python(orjson, dtype) for dtype in SAME_FORM)
+        _ORJSON_CHECKED.append(orjson if usable else None)
     return _ORJSON_CHECKED[0]
 
 
